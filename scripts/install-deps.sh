@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything auditor needs on a Debian 12 machine: the C++ toolchain and
+# libraries from Debian, and Java 17 + Maven for the local Kafka broker.
+# Idempotent: skips apt-get when every package is already installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config clang-format
+  librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost-program-options-dev
+  libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
+  openjdk-17-jre-headless maven curl procps python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all packages present"
+fi

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, starts the local Kafka if none runs, and runs every test
+# (unit, integration, robustness). The `bench` label is left out: run it with
+# `ctest --test-dir build -L bench`.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+started=$(date +%s)
+bash "$root/scripts/install-deps.sh"
+bash "$root/scripts/build.sh"
+bash "$root/scripts/kafka.sh" start
+ctest --test-dir "$root/build" --output-on-failure -L 'unit|integration|robustness'
+echo "test.sh: all tests passed in $(( $(date +%s) - started )) s"

@@ -1,0 +1,266 @@
+#include "state/task_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace auditor::state {
+namespace {
+
+// A worker holds one store per assigned task, so each one is kept small: memory scales
+// with the number of tasks, and the keys are tiny (~40 bytes) with 16-byte values.
+constexpr std::size_t kBlockCacheBytes = 8 << 20;
+constexpr std::size_t kWriteBufferBytes = 8 << 20;
+constexpr int kMaxOpenFiles = 256;
+constexpr double kBloomBitsPerKey = 10;
+
+rocksdb::CompressionType pick_compression() {
+  const auto supported = rocksdb::GetSupportedCompressions();
+  const bool has_lz4 =
+      std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end();
+  return has_lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+}
+
+rocksdb::Options make_options() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.compaction_style = rocksdb::kCompactionStyleLevel;
+  options.max_open_files = kMaxOpenFiles;
+  options.write_buffer_size = kWriteBufferBytes;
+  options.compression = pick_compression();
+  // RocksDB's info LOG would otherwise keep up to 1000 old files per store.
+  options.keep_log_file_num = 3;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  // Point lookups (get() per changed window per commit) mostly hit new windows that are
+  // not stored yet: the bloom filter answers those without reading a block.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+std::string describe(const std::filesystem::path& dir) {
+  return "state store " + dir.string();
+}
+
+// Closes a DB that is being abandoned because open() failed; the open error is what the
+// caller needs to see, so a close error on top of it is deliberately dropped.
+void close_abandoned(std::unique_ptr<rocksdb::DB>& db) {
+  if (db) db->Close().PermitUncheckedError();
+  db.reset();
+}
+
+rocksdb::Status add_checkpoint(rocksdb::WriteBatch& batch, const TaskCheckpoint& checkpoint) {
+  return batch.Put(kCheckpointKey, encode_checkpoint(checkpoint));
+}
+
+rocksdb::Status write(rocksdb::DB& db, rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions options;
+  options.disableWAL = false;  // the WAL is what makes a commit survive a crash
+  options.sync = false;        // a process crash is covered by the WAL in the page cache
+  return db.Write(options, &batch);
+}
+
+const rocksdb::Status& closed_error() {
+  static const rocksdb::Status kClosed = rocksdb::Status::Aborted("state store is closed");
+  return kClosed;
+}
+
+}  // namespace
+
+std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
+  // RocksDB creates only the last path component; create the parents here so a fresh
+  // --state-dir works, and report a path that is not a directory in our own words.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    throw std::runtime_error("cannot create " + describe(dir) + ": " + ec.message());
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw std::runtime_error("cannot open " + describe(dir) + ": not a directory");
+  }
+
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status opened = rocksdb::DB::Open(make_options(), dir.string(), &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (!opened.ok()) {
+    close_abandoned(db);
+    throw std::runtime_error("cannot open " + describe(dir) + ": " + opened.ToString());
+  }
+
+  TaskCheckpoint checkpoint;
+  std::string value;
+  const rocksdb::Status read = db->Get(rocksdb::ReadOptions(), kCheckpointKey, &value);
+  if (read.ok()) {
+    auto decoded = decode_checkpoint(value);
+    if (!decoded) {
+      close_abandoned(db);
+      throw std::runtime_error("corrupt checkpoint in " + describe(dir));
+    }
+    checkpoint = std::move(*decoded);
+  } else if (!read.IsNotFound()) {
+    close_abandoned(db);
+    throw std::runtime_error("cannot read checkpoint of " + describe(dir) + ": " + read.ToString());
+  }
+  return std::unique_ptr<TaskStore>(new TaskStore(std::move(db), std::move(checkpoint)));
+}
+
+TaskStore::TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint)
+    : db_(std::move(db)), checkpoint_(std::move(checkpoint)) {}
+
+TaskStore::~TaskStore() {
+  // A destructor cannot report: the error is discarded on purpose. Callers who care call
+  // close() first, which makes this a no-op.
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+rocksdb::Status TaskStore::read_status() const {
+  std::lock_guard lock(read_status_mu_);
+  return read_status_;
+}
+
+void TaskStore::clear_read_status() {
+  std::lock_guard lock(read_status_mu_);
+  read_status_ = rocksdb::Status::OK();
+}
+
+void TaskStore::record_read_error(const rocksdb::Status& status) const {
+  std::lock_guard lock(read_status_mu_);
+  if (read_status_.ok()) read_status_ = status;  // the first error is the informative one
+}
+
+std::optional<WindowCounts> TaskStore::get(const WindowKey& key) const {
+  if (!db_) {
+    record_read_error(closed_error());
+    return std::nullopt;
+  }
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), encode_window_key(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) {
+    record_read_error(s);
+    return std::nullopt;
+  }
+  auto counts = decode_counts(value.ToStringView());
+  if (!counts) record_read_error(rocksdb::Status::Corruption("malformed window counts"));
+  return counts;
+}
+
+void TaskStore::scan(
+    DurationMs size, EventTime from, EventTime to,
+    const std::function<void(const WindowKey&, const WindowCounts&)>& visit) const {
+  if (!db_) {
+    record_read_error(closed_error());
+    return;
+  }
+  if (!(from < to)) return;
+  const std::string lower = window_range_bound(size, from);
+  const std::string upper = window_range_bound(size, to);
+  const rocksdb::Slice upper_slice(upper);  // must outlive the iterator
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_slice;
+  // A range scan reads each block once; keep it from evicting the hot point-lookup blocks.
+  options.fill_cache = false;
+
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    auto key = decode_window_key(it->key().ToStringView());
+    auto counts = decode_counts(it->value().ToStringView());
+    if (!key || !counts || key->size != size || key->start < from || !(key->start < to)) {
+      record_read_error(rocksdb::Status::Corruption("malformed window entry in scan"));
+      return;
+    }
+    visit(*key, *counts);
+  }
+  // Valid() turning false is also how an I/O error ends the loop.
+  if (!it->status().ok()) record_read_error(it->status());
+}
+
+rocksdb::Status TaskStore::apply(const CommitResult& commit, const TaskCheckpoint& checkpoint) {
+  if (!db_) return closed_error();
+  if (const rocksdb::Status read = read_status(); !read.ok()) {
+    return rocksdb::Status::Aborted("commit built on a failed read", read.ToString());
+  }
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, counts] : commit.puts) {
+    if (rocksdb::Status s = batch.Put(encode_window_key(key), encode_counts(counts)); !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& key : commit.deletes) {
+    if (rocksdb::Status s = batch.Delete(encode_window_key(key)); !s.ok()) return s;
+  }
+  if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
+  rocksdb::Status s = write(*db_, batch);
+  if (s.ok()) checkpoint_ = checkpoint;
+  return s;
+}
+
+rocksdb::Status TaskStore::apply_raw(const std::vector<RawEntry>& entries,
+                                     const TaskCheckpoint& checkpoint) {
+  if (!db_) return closed_error();
+  rocksdb::WriteBatch batch;
+  for (const RawEntry& entry : entries) {
+    if (!entry.key.empty() && entry.key.front() == kCheckpointKey.front()) {
+      return rocksdb::Status::InvalidArgument("raw entry in the metadata namespace");
+    }
+    rocksdb::Status s = entry.value ? batch.Put(entry.key, *entry.value) : batch.Delete(entry.key);
+    if (!s.ok()) return s;
+  }
+  if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
+  rocksdb::Status s = write(*db_, batch);
+  if (s.ok()) checkpoint_ = checkpoint;
+  return s;
+}
+
+std::uint64_t TaskStore::estimated_keys() const {
+  std::uint64_t keys = 0;
+  if (!db_ || !db_->GetIntProperty(rocksdb::DB::Properties::kEstimateNumKeys, &keys)) return 0;
+  return keys;
+}
+
+std::uint64_t TaskStore::memory_bytes() const {
+  if (!db_) return 0;
+  std::uint64_t total = 0;
+  for (const std::string* property : {&rocksdb::DB::Properties::kCurSizeAllMemTables,
+                                      &rocksdb::DB::Properties::kEstimateTableReadersMem,
+                                      &rocksdb::DB::Properties::kBlockCacheUsage}) {
+    std::uint64_t value = 0;
+    if (db_->GetIntProperty(*property, &value)) total += value;
+  }
+  return total;
+}
+
+rocksdb::Status TaskStore::close() {
+  if (!db_) return rocksdb::Status::OK();
+  // Flushing makes the next open skip WAL replay and puts the data in fsynced files; the
+  // store is closed even when the flush fails, and the first error is reported.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  rocksdb::Status status = db_->Flush(flush);
+  rocksdb::Status closed = db_->Close();
+  db_.reset();
+  if (!status.ok()) {
+    closed.PermitUncheckedError();  // the flush error came first and is the one to report
+    return status;
+  }
+  return closed;
+}
+
+}  // namespace auditor::state

@@ -1,0 +1,89 @@
+// The RocksDB store of one stage-2 task: committed windows plus the checkpoint they
+// reflect. Only ever holds committed state: apply() writes a whole commit (puts, deletes,
+// checkpoint) in one WriteBatch, so a crash leaves either the old or the new commit.
+//
+// Thread-safety: one thread at a time (the worker's processing thread) for apply(),
+// apply_raw(), close() and checkpoint(). get(), scan(), read_status(), estimated_keys()
+// and memory_bytes() are also safe from other threads (HTTP handlers) concurrently with
+// apply(): RocksDB is, and the read-error slot is behind a mutex. Nothing may run
+// concurrently with close() or the destructor.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/status.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "state/key_encoding.h"
+#include "topology/window_aggregator.h"
+
+namespace auditor::state {
+
+class TaskStore final : public WindowReader {
+ public:
+  // Opens (creating if absent) the store in `dir`. Throws std::runtime_error naming the
+  // directory when RocksDB cannot open it or the checkpoint is corrupt.
+  static std::unique_ptr<TaskStore> open(const std::filesystem::path& dir);
+
+  ~TaskStore() override;
+  TaskStore(const TaskStore&) = delete;
+  TaskStore& operator=(const TaskStore&) = delete;
+
+  // The checkpoint stored by the last apply() (empty for a new store).
+  [[nodiscard]] const TaskCheckpoint& checkpoint() const { return checkpoint_; }
+
+  // WindowReader. A read error is remembered (see read_status) and reported as absent.
+  [[nodiscard]] std::optional<WindowCounts> get(const WindowKey& key) const override;
+  void scan(DurationMs size, EventTime from, EventTime to,
+            const std::function<void(const WindowKey&, const WindowCounts&)>& visit) const override;
+
+  // The first read error (or malformed entry) since the last clear_read_status(); OK when
+  // none. A commit built from a store with a read error must not be applied: its
+  // "absolute" counts would be deltas. apply() enforces this by refusing to write.
+  [[nodiscard]] rocksdb::Status read_status() const;
+  void clear_read_status();
+
+  // Writes the commit and the checkpoint in one batch (WAL on, no fsync: the WAL in the
+  // page cache survives a process crash). On success, checkpoint() returns `checkpoint`.
+  // Returns Aborted without writing while read_status() is not OK.
+  [[nodiscard]] rocksdb::Status apply(const CommitResult& commit, const TaskCheckpoint& checkpoint);
+
+  // Raw entries for changelog restore (exactly-once): `value` nullopt means delete (an
+  // empty string is a value). Written with the checkpoint in one batch. Keys in the
+  // metadata namespace ('m' prefix) are rejected with InvalidArgument: a changelog record
+  // must never overwrite the checkpoint.
+  struct RawEntry {
+    std::string key;
+    std::optional<std::string> value;
+  };
+  [[nodiscard]] rocksdb::Status apply_raw(const std::vector<RawEntry>& entries,
+                                          const TaskCheckpoint& checkpoint);
+
+  // Estimates for metrics.
+  [[nodiscard]] std::uint64_t estimated_keys() const;
+  [[nodiscard]] std::uint64_t memory_bytes() const;
+
+  // Flushes memtables and closes; any error is returned, not thrown. Afterwards only
+  // destruction is allowed (reads report an error, writes return one). The destructor
+  // closes an open store itself but has to drop any error: call close() to see it.
+  [[nodiscard]] rocksdb::Status close();
+
+ private:
+  TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  TaskCheckpoint checkpoint_;
+  mutable std::mutex read_status_mu_;
+  mutable rocksdb::Status read_status_;  // guarded by read_status_mu_
+
+  void record_read_error(const rocksdb::Status& status) const;
+};
+
+}  // namespace auditor::state

@@ -1,0 +1,149 @@
+// Stage 2: tumbling-window aggregation for one task (one repartition partition).
+//
+// Lifecycle of a window, driven only by event time (never the wall clock):
+//
+//   add() ──► pending delta ──commit()──► stored (absolute counts)
+//                                          │  stream time >= end + grace
+//                                          ▼
+//                                        closed: `final` rollup emitted once, later
+//                                          │  ticks for it are late
+//                                          │  stream time >= end + grace + retention
+//                                          ▼
+//                                        expired: deleted from the store
+//
+// Stream time is the largest event time the task has seen. The aggregator holds only the
+// deltas of the current commit; absolute counts live in the store, which it reads through
+// WindowReader at commit time (one read per changed window per commit, never per record).
+// commit() returns everything to write and publish; the caller makes it durable
+// atomically (store batch with TaskProgress + produced records) and then calls
+// committed(), or rollback() when the commit failed.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "topology/types.h"
+#include "topology/windows.h"
+
+namespace auditor {
+
+enum class EmitMode : std::uint8_t {
+  kUpdates,  // every changed window at each commit, plus the final record at close
+  kFinal,    // only the final record at close
+};
+
+struct WindowKey {
+  DurationMs size;
+  EventTime start;
+  std::string process_name;
+  std::string process_activity;
+
+  auto operator<=>(const WindowKey&) const = default;
+  bool operator==(const WindowKey&) const = default;
+  [[nodiscard]] EventTime end() const { return start.plus(size); }
+};
+
+struct WindowCounts {
+  std::int64_t count = 0;  // sum of the ticks' `count`
+  std::int64_t ticks = 0;  // number of ticks
+  bool operator==(const WindowCounts&) const = default;
+};
+
+// What a task persists next to its windows, in the same atomic write.
+struct TaskProgress {
+  std::optional<EventTime> stream_time;  // none before the first record
+  // Per window size (ms): every window with start < this bound has been finalized
+  // (closed_before) or deleted (expired_before). Absent = nothing yet.
+  std::map<std::int64_t, EventTime> closed_before;
+  std::map<std::int64_t, EventTime> expired_before;
+  bool operator==(const TaskProgress&) const = default;
+};
+
+// Read access to the committed windows of one task.
+class WindowReader {
+ public:
+  virtual ~WindowReader() = default;
+  [[nodiscard]] virtual std::optional<WindowCounts> get(const WindowKey& key) const = 0;
+  // Calls `visit` for every stored window of `size` with from <= start < to, in key order.
+  virtual void scan(
+      DurationMs size, EventTime from, EventTime to,
+      const std::function<void(const WindowKey&, const WindowCounts&)>& visit) const = 0;
+};
+
+struct Rollup {
+  WindowKey key;
+  WindowCounts counts;
+  bool final = false;
+};
+
+struct CommitResult {
+  std::vector<std::pair<WindowKey, WindowCounts>> puts;  // new absolute values
+  std::vector<WindowKey> deletes;                        // expired windows
+  std::vector<Rollup> rollups;                           // to publish, in this order
+  TaskProgress progress;                                 // to persist with puts/deletes
+};
+
+class WindowAggregator {
+ public:
+  // `retention`: how long a closed window stays queryable in the store before it is
+  // deleted (counted from window end + grace). Requires grace, retention >= 0.
+  WindowAggregator(WindowSet windows, DurationMs grace, DurationMs retention, EmitMode emit,
+                   TaskProgress restored);
+
+  // Applies one (pre-aggregated) record: advances stream time, then adds `delta` to each
+  // of its windows that is still open. Returns the mask of window indices (bit i =
+  // windows().windows()[i]) for which it was too late; 0 when it counted everywhere.
+  // Requires kMinEventTime <= event_time <= kMaxEventTime, delta.count/ticks > 0.
+  [[nodiscard]] std::uint32_t add(std::string_view process_name, std::string_view process_activity,
+                                  EventTime event_time, WindowCounts delta);
+
+  // Builds the commit: reads the current counts of every changed window, adds the deltas,
+  // decides which windows close (final rollups) and expire (deletes). Does not change the
+  // aggregator; call committed() once the result is durable.
+  [[nodiscard]] CommitResult commit(const WindowReader& store) const;
+
+  // The result of the last commit() is durable: forget the deltas. Call add() only after
+  // committed() or rollback(): deltas added between commit() and committed() are dropped.
+  void committed(const TaskProgress& progress);
+
+  // The commit failed: forget the deltas and stream time since `last_durable`.
+  void rollback(const TaskProgress& last_durable);
+
+  [[nodiscard]] bool has_pending() const { return !pending_.empty() || progress_dirty_; }
+  [[nodiscard]] const TaskProgress& durable_progress() const { return durable_; }
+  [[nodiscard]] std::optional<EventTime> stream_time() const { return stream_time_; }
+  [[nodiscard]] const WindowSet& windows() const { return windows_; }
+
+ private:
+  WindowSet windows_;
+  DurationMs grace_;
+  DurationMs retention_;
+  EmitMode emit_;
+  TaskProgress durable_;
+  std::optional<EventTime> stream_time_;
+  bool progress_dirty_ = false;
+
+  // Transparent ordering (same as WindowKey's), so that add() finds a window that already
+  // has a delta without building a WindowKey: no string copies per record.
+  struct KeyRef {
+    DurationMs size;
+    EventTime start;
+    std::string_view process_name;
+    std::string_view process_activity;
+  };
+  struct KeyLess {
+    using is_transparent = void;
+    bool operator()(const WindowKey& a, const WindowKey& b) const { return a < b; }
+    bool operator()(const KeyRef& a, const WindowKey& b) const;
+    bool operator()(const WindowKey& a, const KeyRef& b) const;
+  };
+  std::map<WindowKey, WindowCounts, KeyLess> pending_;
+};
+
+}  // namespace auditor

@@ -1,0 +1,11 @@
+// Entry points of the subcommands; each returns the process exit code
+// (0 ok, 1 runtime failure, 2 invalid configuration).
+#pragma once
+
+namespace auditor::commands {
+
+int worker(int argc, char** argv);
+int generate(int argc, char** argv);
+int rollups(int argc, char** argv);
+
+}  // namespace auditor::commands

@@ -1,0 +1,68 @@
+// Validated configuration of the subcommands. Built by cli.cpp from the command line and
+// AUDITOR_* environment variables; every check that can fail happens before connecting.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "topology/types.h"
+#include "topology/window_aggregator.h"
+#include "topology/windows.h"
+
+namespace auditor {
+
+// A bad option value: the message names the option. The program exits with code 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Guarantee : std::uint8_t { kExactlyOnce, kAtLeastOnce };
+
+// Options every subcommand that talks to Kafka shares.
+struct KafkaSettings {
+  std::string bootstrap_servers = "127.0.0.1:9092";
+  // Pass-through librdkafka properties (--kafka key=value), applied to every client.
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+struct TopicNames {
+  std::string application_id = "auditor";
+  std::string input = "audit_events";
+  std::string output = "audit_rollups";
+  std::string dlq = "audit_events.dlq";
+
+  [[nodiscard]] std::string repartition() const { return application_id + "-ticks-repartition"; }
+  [[nodiscard]] std::string changelog() const { return application_id + "-rollups-changelog"; }
+};
+
+struct WorkerConfig {
+  KafkaSettings kafka;
+  TopicNames topics;
+  WindowSet windows = WindowSet::parse("1m,1h,1d");
+  DurationMs grace{30'000};
+  DurationMs commit_interval{1'000};
+  // How long a closed window stays in the local store (queryable) before it is deleted.
+  DurationMs state_retention{86'400'000};
+  // Retention of the rollup topic (cleanup.policy=compact,delete).
+  DurationMs rollup_retention{7 * 86'400'000LL};
+  // Partitions of topics the worker creates when the input topic does not exist yet.
+  std::int32_t default_partitions = 6;
+  std::filesystem::path state_dir = "./auditor-state";
+  std::optional<std::string> instance_id;
+  Guarantee guarantee = Guarantee::kExactlyOnce;
+  EmitMode emit = EmitMode::kUpdates;
+  int http_port = 8080;
+};
+
+// Checks shared by all subcommands; throw ConfigError naming the option.
+void validate_topic_name(const std::string& option, const std::string& name);
+[[nodiscard]] DurationMs parse_duration_option(const std::string& option, const std::string& text);
+[[nodiscard]] std::pair<std::string, std::string> parse_kafka_property(const std::string& text);
+
+}  // namespace auditor

@@ -1,0 +1,28 @@
+// Creating librdkafka clients: configuration with our logging, and the handle itself.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "worker/config.h"
+#include "worker/rdkafka_handles.h"
+
+namespace auditor::kafka {
+
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// bootstrap.servers, then `defaults`, then the user's --kafka properties (which win), plus
+// log and error callbacks routed to the "kafka" logger. Throws ConfigError naming the
+// property librdkafka rejected.
+[[nodiscard]] ConfPtr make_conf(const KafkaSettings& settings, const Properties& defaults);
+
+// rd_kafka_new; takes ownership of `conf` (librdkafka keeps it on success, we destroy it on
+// failure). Throws std::runtime_error with librdkafka's reason.
+[[nodiscard]] HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf);
+
+// rd_kafka_err2str as std::string.
+[[nodiscard]] std::string error_text(rd_kafka_resp_err_t err);
+
+}  // namespace auditor::kafka

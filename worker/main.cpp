@@ -1,0 +1,37 @@
+// auditor: one binary, one subcommand per job.
+#include <iostream>
+#include <string_view>
+
+#include "worker/commands.h"
+
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: auditor <command> [options]
+
+commands:
+  worker     the aggregation worker (both stages)
+  generate   produce synthetic ticks
+  rollups    print the latest rollups as a table, or follow them
+
+`auditor <command> --help` lists a command's options.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string_view command = argv[1];
+  // Each command parses its own options from argv[1..] (argv[1] acts as program name).
+  if (command == "worker") return auditor::commands::worker(argc - 1, argv + 1);
+  if (command == "generate") return auditor::commands::generate(argc - 1, argv + 1);
+  if (command == "rollups") return auditor::commands::rollups(argc - 1, argv + 1);
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << "auditor: unknown command '" << command << "'\n" << kUsage;
+  return 2;
+}

@@ -1,0 +1,33 @@
+// Counters of the worker. Written by the processing thread, read by the progress log (and
+// the HTTP endpoint) from any thread: relaxed atomics are enough, each value is independent.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "topology/tick_parser.h"
+
+namespace auditor {
+
+struct WorkerMetrics {
+  using Counter = std::atomic<std::uint64_t>;
+
+  Counter input_records{0};                            // stage 1 records consumed
+  Counter valid_ticks{0};                              // stage 1 ticks accepted
+  std::array<Counter, kInvalidReasonCount> invalid{};  // by InvalidReason
+  Counter repartition_records_out{0};
+  Counter repartition_records_in{0};         // stage 2 records consumed
+  Counter late_records{0};                   // stage 2 records late for at least one window
+  std::array<Counter, 32> late_by_window{};  // by window index
+  Counter dead_letters{0};
+  Counter rollups_published{0};
+  Counter commits{0};
+  Counter commit_failures{0};
+  Counter rebalances{0};
+  std::atomic<std::int64_t> assigned_tasks{0};
+
+  static void inc(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+};
+
+}  // namespace auditor

@@ -1,0 +1,659 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "state/changelog.h"
+#include "topology/repartition_record.h"
+#include "topology/rollup_format.h"
+#include "worker/callback_invoker.h"
+#include "worker/kafka_client.h"
+#include "worker/log.h"
+#include "worker/topic_admin.h"
+
+namespace auditor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kBlockingTimeout{30'000};
+constexpr std::chrono::seconds kProgressInterval{10};
+// Commit early when this many distinct pre-aggregates are pending: bounds memory when a
+// commit interval sees very many keys.
+constexpr std::size_t kMaxPendingPreAggregates = 500'000;
+
+std::string transactional_id(const WorkerConfig& config) {
+  if (config.instance_id) return config.topics.application_id + "-" + *config.instance_id;
+  std::array<char, 256> host{};
+  ::gethostname(host.data(), host.size() - 1);
+  std::random_device random;
+  return config.topics.application_id + "-" + host.data() + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(random());
+}
+
+kafka::Properties consumer_properties(const WorkerConfig& config) {
+  kafka::Properties props = {
+      {"group.id", config.topics.application_id},
+      {"client.id", config.topics.application_id + "-consumer"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      // Also under at-least-once: never count records of aborted transactions.
+      {"isolation.level", "read_committed"},
+      {"session.timeout.ms", "10000"},
+      {"heartbeat.interval.ms", "2000"},
+  };
+  if (config.instance_id) props.emplace_back("group.instance.id", *config.instance_id);
+  return props;
+}
+
+std::string topic_of(const rd_kafka_message_t& m) {
+  return rd_kafka_topic_name(m.rkt);
+}
+
+}  // namespace
+
+Worker::Worker(WorkerConfig config)
+    : config_(std::move(config)),
+      repartition_topic_(config_.topics.repartition()),
+      changelog_topic_(config_.topics.changelog()),
+      pre_aggregator_(config_.windows.bucket()),
+      last_progress_log_(Clock::now()) {
+  auto logger = log::get("worker");
+  kafka::Properties producer_props = {{"client.id", config_.topics.application_id + "-producer"}};
+  if (config_.guarantee == Guarantee::kExactlyOnce) {
+    producer_props.emplace_back("transactional.id", transactional_id(config_));
+    // A crashed worker's open transaction blocks read_committed readers until it times
+    // out: keep it short, but well above one commit interval. Deliveries must give up
+    // before the transaction does (librdkafka requires it).
+    const auto timeout_ms =
+        std::to_string(std::max<std::int64_t>(10'000, 3 * config_.commit_interval.value + 5'000));
+    producer_props.emplace_back("transaction.timeout.ms", timeout_ms);
+    producer_props.emplace_back("message.timeout.ms", timeout_ms);
+  }
+  producer_ = std::make_unique<kafka::Producer>(config_.kafka, producer_props);
+  producer_->track_offsets_of(changelog_topic_);
+  ensure_topics();
+  restorer_ = std::make_unique<ChangelogRestorer>(config_.kafka, changelog_topic_);
+
+  kafka::ConfPtr conf = kafka::make_conf(config_.kafka, consumer_properties(config_));
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &Worker::on_rebalance);
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  consumer_ = kafka::make_client(RD_KAFKA_CONSUMER, std::move(conf));
+  rd_kafka_poll_set_consumer(consumer_.get());
+
+  transaction_ = std::make_unique<OutputTransaction>(*producer_, consumer_.get(), config_.guarantee,
+                                                     kBlockingTimeout);
+  transaction_->init();
+  purger_ = std::make_unique<RepartitionPurger>(producer_->handle(), repartition_topic_,
+                                                std::chrono::seconds(30));
+
+  kafka::TopicPartitionListPtr topics(rd_kafka_topic_partition_list_new(2));
+  rd_kafka_topic_partition_list_add(topics.get(), config_.topics.input.c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_add(topics.get(), repartition_topic_.c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  if (const auto err = rd_kafka_subscribe(consumer_.get(), topics.get())) {
+    throw std::runtime_error("cannot subscribe: " + kafka::error_text(err));
+  }
+  logger->info("started: group {}, input {}, {} partitions, guarantee {}, windows {}",
+               config_.topics.application_id, config_.topics.input, partitions_,
+               config_.guarantee == Guarantee::kExactlyOnce ? "exactly-once" : "at-least-once",
+               config_.windows.names(~0U));
+}
+
+Worker::~Worker() = default;
+
+void Worker::ensure_topics() {
+  const auto& t = config_.topics;
+  const std::vector<std::string> names = {t.input, repartition_topic_, changelog_topic_, t.output,
+                                          t.dlq};
+  auto counts = kafka::partition_counts(producer_->handle(), names, kBlockingTimeout);
+  std::vector<kafka::TopicSpec> missing;
+  if (!counts.contains(t.input)) {
+    log::get("worker")->info("input topic {} does not exist: creating it with {} partitions",
+                             t.input, config_.default_partitions);
+    missing.push_back({t.input, config_.default_partitions, {}});
+  }
+  partitions_ = counts.contains(t.input) ? counts.at(t.input) : config_.default_partitions;
+  for (const auto& internal : {repartition_topic_, changelog_topic_}) {
+    if (counts.contains(internal) && counts.at(internal) != partitions_) {
+      throw std::runtime_error(
+          "internal topic " + internal + " has " + std::to_string(counts.at(internal)) +
+          " partitions but the input topic " + t.input + " has " + std::to_string(partitions_) +
+          ": delete the application's internal topics (auditor reset) "
+          "or use the input's partition count");
+    }
+  }
+  if (!counts.contains(repartition_topic_)) {
+    // Unlimited retention: records are deleted once consumed (RepartitionPurger), never
+    // before, however long the worker is down.
+    missing.push_back({repartition_topic_, partitions_, {{"retention.ms", "-1"}}});
+  }
+  if (!counts.contains(changelog_topic_)) {
+    missing.push_back({changelog_topic_, partitions_, {{"cleanup.policy", "compact"}}});
+  }
+  if (!counts.contains(t.output)) {
+    missing.push_back({t.output,
+                       partitions_,
+                       {{"cleanup.policy", "compact,delete"},
+                        {"retention.ms", std::to_string(config_.rollup_retention.value)}}});
+  }
+  if (!counts.contains(t.dlq)) missing.push_back({t.dlq, partitions_, {}});
+  for (const auto& spec : missing) {
+    log::get("worker")->info("creating topic {} ({} partitions)", spec.name, spec.partitions);
+  }
+  kafka::create_topics(producer_->handle(), missing, kBlockingTimeout);
+  // New topics take a moment to have leaders; wait so the first assignment finds them.
+  const auto deadline = Clock::now() + kBlockingTimeout;
+  while (!missing.empty()) {
+    counts = kafka::partition_counts(producer_->handle(), names, kBlockingTimeout);
+    if (std::all_of(names.begin(), names.end(),
+                    [&](const auto& n) { return counts.contains(n); })) {
+      break;
+    }
+    if (Clock::now() > deadline) throw std::runtime_error("created topics did not appear in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  kafka::invoke_callback("rebalance", [&] {
+    auto* self = static_cast<Worker*>(opaque);
+    WorkerMetrics::inc(self->metrics_.rebalances);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      self->assign(partitions);
+    } else {
+      self->revoke(partitions, rd_kafka_assignment_lost(rk) != 0);
+    }
+  });
+}
+
+void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
+  auto logger = log::get("worker");
+  for (int i = 0; i < partitions->cnt; ++i) {
+    auto& tp = partitions->elems[i];
+    if (config_.topics.input == tp.topic) {
+      input_positions_[tp.partition] = std::nullopt;
+      continue;
+    }
+    const PartitionId id{tp.partition};
+    try {
+      auto task = std::make_unique<AggregateTask>(config_, id);
+      logger->info("task {} assigned: store {}", tp.partition,
+                   task_store_dir(config_, id).string());
+      restorer_->start(*task);
+      tasks_[tp.partition] = std::move(task);
+    } catch (const std::exception& e) {
+      fatal_ = true;
+      fatal_error_ =
+          "cannot open the store of task " + std::to_string(tp.partition) + ": " + e.what();
+      logger->critical("{}", fatal_error_);
+    }
+  }
+  metrics_.assigned_tasks.store(static_cast<std::int64_t>(tasks_.size()));
+  logger->info("assigned {} partitions: now {} input partitions and {} tasks", partitions->cnt,
+               input_positions_.size(), tasks_.size());
+  kafka::ErrorPtr error(rd_kafka_incremental_assign(consumer_.get(), partitions));
+  if (error) {
+    fatal_ = true;
+    fatal_error_ = std::string("incremental assign failed: ") + rd_kafka_error_string(error.get());
+    logger->critical("{}", fatal_error_);
+    return;
+  }
+  // A task reads its repartition partition only once its store is restored.
+  kafka::TopicPartitionListPtr restoring(rd_kafka_topic_partition_list_new(0));
+  for (int i = 0; i < partitions->cnt; ++i) {
+    if (repartition_topic_ == partitions->elems[i].topic) {
+      rd_kafka_topic_partition_list_add(restoring.get(), repartition_topic_.c_str(),
+                                        partitions->elems[i].partition);
+    }
+  }
+  if (restoring->cnt > 0) (void)rd_kafka_pause_partitions(consumer_.get(), restoring.get());
+}
+
+void Worker::restore_step() {
+  if (restorer_->idle()) return;
+  try {
+    for (const PartitionId partition : restorer_->poll(std::chrono::milliseconds(50))) {
+      finish_restore(*tasks_.at(partition.value));
+    }
+  } catch (const std::exception& e) {
+    fatal_ = true;
+    fatal_error_ = e.what();
+    log::get("restore")->critical("{}", fatal_error_);
+  }
+}
+
+void Worker::finish_restore(AggregateTask& task) {
+  // Resume at the group's committed offset: the changelog (now fully applied) holds
+  // exactly the commits those offsets were committed with. Under at-least-once the store
+  // may be ahead of the group offsets (it is written first): never go behind the store.
+  kafka::TopicPartitionListPtr position(rd_kafka_topic_partition_list_new(1));
+  auto* tp = rd_kafka_topic_partition_list_add(position.get(), repartition_topic_.c_str(),
+                                               task.partition().value);
+  const auto err = rd_kafka_committed(consumer_.get(), position.get(),
+                                      static_cast<int>(kBlockingTimeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("task " + std::to_string(task.partition().value) +
+                             ": cannot read its committed offset: " + kafka::error_text(err));
+  }
+  std::int64_t resume_at = std::max<std::int64_t>(tp->offset, 0);
+  if (const auto stored = task.durable_offset()) resume_at = std::max(resume_at, stored->value);
+  const auto status = task.finish_restore(Offset{resume_at});
+  if (!status.ok()) {
+    throw std::runtime_error("task " + std::to_string(task.partition().value) +
+                             ": writing its checkpoint: " + status.ToString());
+  }
+  tp->offset = resume_at;
+  kafka::ErrorPtr error(rd_kafka_seek_partitions(consumer_.get(), position.get(),
+                                                 static_cast<int>(kBlockingTimeout.count())));
+  if (error) {
+    throw std::runtime_error("task " + std::to_string(task.partition().value) +
+                             ": cannot seek: " + rd_kafka_error_string(error.get()));
+  }
+  (void)rd_kafka_resume_partitions(consumer_.get(), position.get());
+  log::get("restore")->info("task {} running from repartition offset {}", task.partition().value,
+                            resume_at);
+}
+
+void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
+  auto logger = log::get("worker");
+  if (lost) {
+    // Another member may own these partitions already: nothing of ours may be committed.
+    logger->warn("assignment lost: dropping uncommitted work and rewinding");
+    transaction_->abort();
+    rewind();
+  } else if (dirty_) {
+    const auto outcome = commit();
+    if (outcome.status != CommitStatus::kOk) {
+      logger->warn("commit before revocation failed: {}", outcome.error);
+    }
+  }
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const auto& tp = partitions->elems[i];
+    if (config_.topics.input == tp.topic) {
+      input_positions_.erase(tp.partition);
+      continue;
+    }
+    auto it = tasks_.find(tp.partition);
+    if (it == tasks_.end()) continue;
+    restorer_->cancel(PartitionId{tp.partition});
+    const auto status = it->second->store().close();
+    if (!status.ok()) {
+      logger->error("task {}: closing its store: {}", tp.partition, status.ToString());
+    }
+    tasks_.erase(it);
+    logger->info("task {} revoked", tp.partition);
+  }
+  metrics_.assigned_tasks.store(static_cast<std::int64_t>(tasks_.size()));
+  kafka::ErrorPtr error(rd_kafka_incremental_unassign(consumer_.get(), partitions));
+  if (error) logger->error("incremental unassign failed: {}", rd_kafka_error_string(error.get()));
+}
+
+void Worker::produce(const kafka::OutgoingRecord& record) {
+  if (produce_failed_) return;  // this commit will be aborted anyway
+  const auto begun = transaction_->begin();
+  if (begun.status != CommitStatus::kOk) {
+    produce_failed_ = true;
+    log::get("worker")->error("{}", begun.error);
+    return;
+  }
+  const auto err = producer_->produce(record, Clock::now() + kBlockingTimeout);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    produce_failed_ = true;
+    log::get("worker")->error("cannot produce to {}: {}", record.topic, kafka::error_text(err));
+  }
+}
+
+void Worker::dead_letter(const rd_kafka_message_t& source, std::string_view error,
+                         const void* value, std::size_t value_size) {
+  const std::string source_topic = topic_of(source);
+  const std::string partition = std::to_string(source.partition);
+  const std::string offset = std::to_string(source.offset);
+  kafka::OutgoingRecord record;
+  record.topic = config_.topics.dlq;
+  record.key = std::string_view(static_cast<const char*>(source.key), source.key_len);
+  record.value = value;
+  record.value_size = value_size;
+  record.headers = {{"error", error},
+                    {"source.topic", source_topic},
+                    {"source.partition", partition},
+                    {"source.offset", offset}};
+  produce(record);
+  WorkerMetrics::inc(metrics_.dead_letters);
+}
+
+void Worker::process(const rd_kafka_message_t& message) {
+  if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (message.err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      log::get("worker")->warn("consumer: {}", rd_kafka_message_errstr(&message));
+    }
+    return;
+  }
+  dirty_ = true;
+  if (config_.topics.input == rd_kafka_topic_name(message.rkt)) {
+    process_input(message);
+  } else {
+    process_repartition(message);
+  }
+}
+
+void Worker::process_input(const rd_kafka_message_t& message) {
+  auto position = input_positions_.find(message.partition);
+  if (position == input_positions_.end()) return;  // revoked meanwhile
+  position->second = Offset{message.offset + 1};
+  WorkerMetrics::inc(metrics_.input_records);
+
+  const auto parsed = parser_.parse(message.payload, message.len);
+  if (parsed.error) {
+    WorkerMetrics::inc(metrics_.invalid[static_cast<std::size_t>(parsed.error->reason)]);
+    dead_letter(message, parsed.error->message, message.payload, message.len);
+    return;
+  }
+  const Tick& tick = *parsed.tick;
+  EventTime event_time{0};
+  if (tick.timestamp) {
+    event_time = *tick.timestamp;
+  } else {
+    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    const std::int64_t record_time = rd_kafka_message_timestamp(&message, &type);
+    if (type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || record_time < kMinEventTime.value ||
+        record_time > kMaxEventTime.value) {
+      WorkerMetrics::inc(metrics_.invalid[static_cast<std::size_t>(InvalidReason::kBadTimestamp)]);
+      dead_letter(message, "timestamp: absent and the record has no usable timestamp",
+                  message.payload, message.len);
+      return;
+    }
+    event_time = EventTime{record_time};
+  }
+  WorkerMetrics::inc(metrics_.valid_ticks);
+  pre_aggregator_.add(tick.process_name, tick.process_activity, event_time, tick.count);
+}
+
+void Worker::process_repartition(const rd_kafka_message_t& message) {
+  auto it = tasks_.find(message.partition);
+  if (it == tasks_.end() || it->second->restoring()) return;  // revoked, or fetched before pause
+  AggregateTask& task = *it->second;
+  task.advance(Offset{message.offset + 1});
+  WorkerMetrics::inc(metrics_.repartition_records_in);
+
+  const auto record = decode_repartition_record(
+      std::string_view(static_cast<const char*>(message.key), message.key_len),
+      std::string_view(static_cast<const char*>(message.payload), message.len));
+  if (!record) {
+    dead_letter(message, "repartition record: malformed", message.payload, message.len);
+    return;
+  }
+  const std::uint32_t late_mask =
+      task.aggregator().add(record->process_name, record->process_activity, record->event_time,
+                            WindowCounts{record->count, record->ticks});
+  if (late_mask == 0) return;
+
+  WorkerMetrics::inc(metrics_.late_records);
+  for (std::size_t i = 0; i < config_.windows.size(); ++i) {
+    if ((late_mask >> i) & 1U) WorkerMetrics::inc(metrics_.late_by_window[i]);
+  }
+  const std::string value = late_record_json(record->process_name, record->process_activity,
+                                             record->event_time, record->count, record->ticks);
+  dead_letter(message, "late: " + config_.windows.names(late_mask), value.data(), value.size());
+}
+
+kafka::TopicPartitionListPtr Worker::offsets_to_commit() const {
+  kafka::TopicPartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(input_positions_.size() + tasks_.size())));
+  for (const auto& [partition, next] : input_positions_) {
+    if (!next) continue;
+    rd_kafka_topic_partition_list_add(list.get(), config_.topics.input.c_str(), partition)->offset =
+        next->value;
+  }
+  for (const auto& [partition, task] : tasks_) {
+    if (task->restoring() || !task->next_offset()) continue;
+    rd_kafka_topic_partition_list_add(list.get(), repartition_topic_.c_str(), partition)->offset =
+        task->next_offset()->value;
+  }
+  return list;
+}
+
+CommitOutcome Worker::commit() {
+  auto logger = log::get("worker");
+  const auto started = Clock::now();
+  if (produce_failed_) {
+    CommitOutcome failed{CommitStatus::kAborted, "a record of this commit could not be produced"};
+    handle_failed_commit(failed);
+    return failed;
+  }
+
+  // Stage 2: the windows' new values, read from the stores once per changed window.
+  std::vector<std::pair<AggregateTask*, CommitResult>> results;
+  for (auto& [partition, task] : tasks_) {
+    if (!task->has_pending()) continue;
+    CommitResult result = task->aggregator().commit(task->store());
+    if (!task->store().read_status().ok()) {
+      CommitOutcome failed{CommitStatus::kAborted,
+                           "task " + std::to_string(partition) +
+                               ": reading its store: " + task->store().read_status().ToString()};
+      handle_failed_commit(failed);
+      return failed;
+    }
+    for (const Rollup& rollup : result.rollups) {
+      const std::string key = rollup_key_json(rollup.key);
+      const std::string value = rollup_value_json(rollup);
+      produce({config_.topics.output, RD_KAFKA_PARTITION_UA, key, value.data(), value.size(), {}});
+    }
+    WorkerMetrics::inc(metrics_.rollups_published, result.rollups.size());
+    for (const auto& record : state::changelog_records(result)) {
+      produce({changelog_topic_,
+               partition,
+               record.key,
+               record.value ? record.value->data() : nullptr,
+               record.value ? record.value->size() : 0,
+               {}});
+    }
+    results.emplace_back(task.get(), std::move(result));
+  }
+
+  // Stage 1: the pre-aggregates, to the task that owns their key.
+  const auto pre_aggregates = pre_aggregator_.take();
+  for (const PreAggregate& pa : pre_aggregates) {
+    const std::string key = encode_repartition_key(pa.process_name, pa.process_activity);
+    const std::string value = encode_repartition_value(pa.event_time, pa.count, pa.ticks);
+    produce({repartition_topic_,
+             partition_for(key, partitions_).value,
+             key,
+             value.data(),
+             value.size(),
+             {}});
+  }
+  WorkerMetrics::inc(metrics_.repartition_records_out, pre_aggregates.size());
+
+  const auto offsets = offsets_to_commit();
+  CommitOutcome outcome = produce_failed_
+                              ? CommitOutcome{CommitStatus::kAborted, "producing failed"}
+                              : transaction_->finish(offsets.get());
+  if (outcome.status != CommitStatus::kOk) {
+    handle_failed_commit(outcome);
+    return outcome;
+  }
+
+  // The outputs are durable: now the stores may reflect them.
+  std::map<std::int32_t, Offset> durable;
+  for (auto& [task, result] : results) {
+    state::TaskCheckpoint checkpoint = task->store().checkpoint();
+    checkpoint.input_offset = task->next_offset();
+    checkpoint.progress = result.progress;
+    // Every changelog record of this commit is acknowledged: the store now reflects the
+    // changelog up to there.
+    if (const auto last = producer_->last_offset(task->partition().value)) {
+      checkpoint.changelog_offset = Offset{*last + 1};
+    }
+    const auto status = task->store().apply(result, checkpoint);
+    if (!status.ok()) {
+      // Kafka has the commit, the store does not: a restart replays the difference from
+      // the repartition topic (the store's offset), so stopping here loses nothing.
+      fatal_ = true;
+      fatal_error_ = "task " + std::to_string(task->partition().value) +
+                     ": writing its store failed: " + status.ToString();
+      logger->critical("{}", fatal_error_);
+      return {CommitStatus::kFatal, fatal_error_};
+    }
+    task->aggregator().committed(result.progress);
+  }
+  for (const auto& [partition, task] : tasks_) {
+    if (task->durable_offset()) durable[partition] = *task->durable_offset();
+  }
+
+  const auto committed = transaction_->commit_offsets(offsets.get());
+  if (committed.status != CommitStatus::kOk) {
+    // Under at-least-once the stores are ahead of the group offsets, which only means some
+    // input is read again later; the next commit retries.
+    logger->warn("{}", committed.error);
+  }
+  purger_->maybe_purge(durable);
+  dirty_ = false;
+  WorkerMetrics::inc(metrics_.commits);
+  logger->debug(
+      "commit: {} pre-aggregates, {} tasks, {} ms", pre_aggregates.size(), results.size(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+  return {};
+}
+
+void Worker::handle_failed_commit(const CommitOutcome& outcome) {
+  auto logger = log::get("worker");
+  WorkerMetrics::inc(metrics_.commit_failures);
+  if (outcome.status == CommitStatus::kFatal) {
+    fatal_ = true;
+    fatal_error_ = outcome.error;
+    logger->critical("commit failed fatally: {}", outcome.error);
+    return;
+  }
+  logger->error("commit aborted, re-reading from the last commit: {}", outcome.error);
+  transaction_->abort();
+  rewind();
+}
+
+void Worker::rewind() {
+  auto logger = log::get("worker");
+  pre_aggregator_.clear();
+  produce_failed_ = false;
+  dirty_ = false;
+  kafka::TopicPartitionListPtr positions(rd_kafka_topic_partition_list_new(0));
+  for (auto& [partition, next] : input_positions_) {
+    next.reset();
+    rd_kafka_topic_partition_list_add(positions.get(), config_.topics.input.c_str(), partition);
+  }
+  if (positions->cnt > 0) {
+    const auto err = rd_kafka_committed(consumer_.get(), positions.get(),
+                                        static_cast<int>(kBlockingTimeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      fatal_ = true;
+      fatal_error_ = "cannot read committed offsets to rewind: " + kafka::error_text(err);
+      logger->critical("{}", fatal_error_);
+      return;
+    }
+  }
+  for (auto& [partition, task] : tasks_) {
+    if (task->restoring()) continue;  // its position is set when the restore finishes
+    task->rollback();
+    rd_kafka_topic_partition_list_add(positions.get(), repartition_topic_.c_str(), partition)
+        ->offset = task->durable_offset() ? task->durable_offset()->value : RD_KAFKA_OFFSET_INVALID;
+  }
+  if (positions->cnt > 0) {
+    for (int i = 0; i < positions->cnt; ++i) {
+      auto& tp = positions->elems[i];
+      // No committed offset: start over, like auto.offset.reset=earliest.
+      if (tp.offset < 0) tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    kafka::ErrorPtr error(rd_kafka_seek_partitions(consumer_.get(), positions.get(),
+                                                   static_cast<int>(kBlockingTimeout.count())));
+    if (error) {
+      fatal_ = true;
+      fatal_error_ = std::string("cannot rewind: ") + rd_kafka_error_string(error.get());
+      logger->critical("{}", fatal_error_);
+    }
+  }
+}
+
+void Worker::log_progress() {
+  const auto now = Clock::now();
+  if (now - last_progress_log_ < kProgressInterval) return;
+  const double seconds = std::chrono::duration<double>(now - last_progress_log_).count();
+  const auto input = metrics_.input_records.load();
+  const auto repartition = metrics_.repartition_records_in.load();
+  std::uint64_t invalid = 0;
+  for (const auto& c : metrics_.invalid) invalid += c.load();
+  log::get("worker")->info(
+      "progress: {:.0f} input records/s, {:.0f} repartition records/s; totals: {} input, {} "
+      "invalid, {} late, {} rollups, {} commits ({} failed), {} tasks",
+      static_cast<double>(input - input_at_last_log_) / seconds,
+      static_cast<double>(repartition - repartition_at_last_log_) / seconds, input, invalid,
+      metrics_.late_records.load(), metrics_.rollups_published.load(), metrics_.commits.load(),
+      metrics_.commit_failures.load(), tasks_.size());
+  last_progress_log_ = now;
+  input_at_last_log_ = input;
+  repartition_at_last_log_ = repartition;
+}
+
+void Worker::close_consumer() {
+  // Leaving the group revokes everything through the rebalance callback, which commits
+  // and closes the task stores. The close is served on a queue so it has a deadline.
+  auto logger = log::get("worker");
+  kafka::QueuePtr queue(rd_kafka_queue_new(consumer_.get()));
+  kafka::ErrorPtr error(rd_kafka_consumer_close_queue(consumer_.get(), queue.get()));
+  if (error) {
+    logger->error("closing the consumer: {}", rd_kafka_error_string(error.get()));
+    return;
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (!rd_kafka_consumer_closed(consumer_.get()) && Clock::now() < deadline) {
+    kafka::EventPtr event(rd_kafka_queue_poll(queue.get(), 100));
+    if (event && rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
+      on_rebalance(consumer_.get(), rd_kafka_event_error(event.get()),
+                   rd_kafka_event_topic_partition_list(event.get()), this);
+    }
+  }
+  if (!rd_kafka_consumer_closed(consumer_.get())) {
+    logger->error("the consumer did not close within 10 s");
+  }
+}
+
+int Worker::run(const std::atomic<bool>& stop) {
+  auto logger = log::get("worker");
+  auto next_commit = Clock::now() + std::chrono::milliseconds(config_.commit_interval.value);
+  std::uint32_t since_poll = 0;
+  while (!stop.load(std::memory_order_relaxed) && !fatal_) {
+    restore_step();
+    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), restorer_->idle() ? 100 : 0));
+    if (message) process(*message);
+    if (++since_poll >= 1000 || !message) {
+      producer_->poll();
+      since_poll = 0;
+    }
+    const auto now = Clock::now();
+    if (now >= next_commit || pre_aggregator_.pending_records() >= kMaxPendingPreAggregates) {
+      if (dirty_) (void)commit();
+      next_commit = now + std::chrono::milliseconds(config_.commit_interval.value);
+      log_progress();
+    }
+  }
+  if (!fatal_) {
+    logger->info("stopping: final commit");
+    if (dirty_) (void)commit();
+  }
+  close_consumer();
+  tasks_.clear();
+  if (fatal_) {
+    logger->critical("stopped after a fatal error: {}", fatal_error_);
+    return 1;
+  }
+  logger->info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace auditor

@@ -1,0 +1,106 @@
+// `auditor worker`: both stages of the topology in one consumer group.
+//
+//   audit_events ──stage 1 (parse, validate, pre-aggregate)──► <app>-ticks-repartition
+//   <app>-ticks-repartition ──stage 2 (windows in RocksDB)──► audit_rollups
+//   bad input / late records ──► dead-letter topic
+//
+// One thread runs the loop: poll a record, route it to its stage, and every
+// --commit-interval make everything since the last commit durable (OutputTransaction),
+// then write the task stores. Rebalance callbacks run on the same thread, inside poll.
+//
+// Registered as the consumer's opaque pointer (rebalance callback): neither copyable nor
+// movable, and it must outlive the consumer handle it owns.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "topology/pre_aggregator.h"
+#include "topology/tick_parser.h"
+#include "worker/aggregate_task.h"
+#include "worker/changelog_restorer.h"
+#include "worker/config.h"
+#include "worker/metrics.h"
+#include "worker/output_transaction.h"
+#include "worker/producer.h"
+#include "worker/repartition_purger.h"
+
+namespace auditor {
+
+class Worker {
+ public:
+  // Connects to the broker, creates missing topics and checks the partition counts of
+  // existing ones. Throws ConfigError / std::runtime_error with a clear message.
+  explicit Worker(WorkerConfig config);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  Worker(Worker&&) = delete;
+  Worker& operator=(Worker&&) = delete;
+
+  // Runs until `stop` is set (then commits and leaves the group) or a fatal error.
+  // Returns the process exit code: 0 after a clean stop, 1 after a fatal error.
+  [[nodiscard]] int run(const std::atomic<bool>& stop);
+
+  [[nodiscard]] const WorkerMetrics& metrics() const { return metrics_; }
+
+ private:
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  void assign(rd_kafka_topic_partition_list_t* partitions);
+  void restore_step();
+  void finish_restore(AggregateTask& task);
+  void revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
+
+  void ensure_topics();
+  void process(const rd_kafka_message_t& message);
+  void process_input(const rd_kafka_message_t& message);
+  void process_repartition(const rd_kafka_message_t& message);
+  void dead_letter(const rd_kafka_message_t& source, std::string_view error, const void* value,
+                   std::size_t value_size);
+  void produce(const kafka::OutgoingRecord& record);
+
+  // Makes everything processed so far durable; on failure rewinds to the last durable
+  // state (kAborted) or flags the worker fatal (kFatal).
+  CommitOutcome commit();
+  void rewind();
+  void handle_failed_commit(const CommitOutcome& outcome);
+  [[nodiscard]] kafka::TopicPartitionListPtr offsets_to_commit() const;
+  void close_consumer();
+  void log_progress();
+
+  WorkerConfig config_;
+  WorkerMetrics metrics_;
+  std::int32_t partitions_ = 0;  // of the input and the repartition topic
+  std::string repartition_topic_;
+  std::string changelog_topic_;
+
+  std::unique_ptr<kafka::Producer> producer_;
+  kafka::HandlePtr consumer_;
+  std::unique_ptr<OutputTransaction> transaction_;
+  std::unique_ptr<RepartitionPurger> purger_;
+  std::unique_ptr<ChangelogRestorer> restorer_;
+
+  TickParser parser_;
+  PreAggregator pre_aggregator_;
+  // Assigned input partitions -> next offset to commit (absent until a record was read).
+  std::map<std::int32_t, std::optional<Offset>> input_positions_;
+  std::map<std::int32_t, std::unique_ptr<AggregateTask>> tasks_;
+
+  bool produce_failed_ = false;  // a record of the current commit could not be enqueued
+  bool dirty_ = false;           // something was processed since the last commit
+  bool fatal_ = false;
+  std::string fatal_error_;
+
+  std::chrono::steady_clock::time_point last_progress_log_;
+  std::uint64_t input_at_last_log_ = 0;
+  std::uint64_t repartition_at_last_log_ = 0;
+};
+
+}  // namespace auditor
