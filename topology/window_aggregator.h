@@ -116,6 +116,7 @@ class WindowAggregator {
   void rollback(const TaskProgress& last_durable);
 
   [[nodiscard]] bool has_pending() const { return !pending_.empty() || progress_dirty_; }
+  [[nodiscard]] std::size_t pending_windows() const { return pending_.size(); }
   [[nodiscard]] const TaskProgress& durable_progress() const { return durable_; }
   [[nodiscard]] std::optional<EventTime> stream_time() const { return stream_time_; }
   [[nodiscard]] const WindowSet& windows() const { return windows_; }

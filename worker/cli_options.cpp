@@ -2,11 +2,106 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <iostream>
+#include <set>
 
+#include "worker/kafka_client.h"
 #include "worker/log.h"
 
 namespace auditor::cli {
+namespace {
+
+constexpr std::string_view kEnvPrefix = "AUDITOR_";
+constexpr const char* kCommandLine = "command line";
+
+std::string env_name(const std::string& option) {
+  std::string name(kEnvPrefix);
+  for (const char c : option) {
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+// AUDITOR_GRACE -> "grace"; "" for variables that are not one of this command's options
+// (they may belong to another command, or to something else entirely).
+std::string option_of_env(const po::options_description& all, const std::string& env) {
+  if (env.rfind(kEnvPrefix, 0) != 0) return "";
+  std::string name = env.substr(kEnvPrefix.size());
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
+    return c == '_' ? '-' : static_cast<char>(std::tolower(c));
+  });
+  if (name == "help") return "";  // a stray AUDITOR_HELP must not turn every run into --help
+  return all.find_nothrow(name, false) != nullptr ? name : "";
+}
+
+bool repeatable(const po::options_description& all, const std::string& key) {
+  const auto* option = all.find_nothrow(key, false);
+  return option != nullptr && option->semantic()->is_composing();
+}
+
+// Removes the options a higher-precedence source already set. Repeatable options stay:
+// their values add up over the sources (kafka_settings resolves them per property).
+void drop_overridden(po::parsed_options& source, const std::set<std::string>& given,
+                     const po::options_description& all) {
+  std::erase_if(source.options, [&](const po::option& o) {
+    return given.contains(o.string_key) && !repeatable(all, o.string_key);
+  });
+}
+
+// Notes where each option of `source` was set; `origin` empty: its environment variable.
+void record(const po::parsed_options& source, const std::string& origin,
+            std::set<std::string>& given, Origins& origins) {
+  for (const auto& o : source.options) {
+    const std::string here = origin.empty() ? env_name(o.string_key) : origin;
+    auto& where = origins[o.string_key];
+    if (where.empty()) {
+      where = here;
+    } else if (where.find(here) == std::string::npos) {
+      where += " + " + here;
+    }
+    given.insert(o.string_key);
+  }
+}
+
+// Boost's messages name the option ("the argument ('abc') for option '--http-port' is
+// invalid"); for the environment and files we add where it was set.
+[[noreturn]] void fail(const po::error& e, const std::string& where) {
+  throw ConfigError(where.empty() ? std::string(e.what()) : where + ": " + e.what());
+}
+
+std::string env_where(const po::error& e) {
+  if (const auto* named = dynamic_cast<const po::error_with_option_name*>(&e)) {
+    std::string name = named->get_option_name();
+    name.erase(0, name.find_first_not_of('-'));
+    return "environment variable " + env_name(name);
+  }
+  return "environment";
+}
+
+po::parsed_options parse_file(const std::string& path, const po::options_description& all) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError("--config: cannot read '" + path + "'");
+  const std::string where = "config file " + path;
+  try {
+    auto parsed = po::parse_config_file(in, all, /*allow_unregistered=*/true);
+    for (const auto& o : parsed.options) {
+      if (o.string_key == "config") throw ConfigError(where + ": 'config' cannot name a file");
+      if (o.unregistered || o.string_key == "help") {
+        log::get("config")->warn("{}: ignoring '{}': not an option of this command", where,
+                                 o.string_key);
+      }
+    }
+    std::erase_if(parsed.options, [](const po::option& o) {
+      return o.unregistered || o.string_key == "help";
+    });
+    return parsed;
+  } catch (const po::error& e) {
+    fail(e, where);
+  }
+}
+
+}  // namespace
 
 void add_kafka_options(po::options_description& options) {
   options.add_options()("bootstrap-servers",
@@ -19,48 +114,120 @@ void add_kafka_options(po::options_description& options) {
 }
 
 bool parse(int argc, char** argv, const std::string& command, const std::string& summary,
-           const po::options_description& options, po::variables_map& values) {
+           const po::options_description& options, po::variables_map& values, Origins* origins) {
   po::options_description all(options);
-  all.add_options()("help,h", "show this help");
+  all.add_options()("config", po::value<std::string>(),
+                    "read options from FILE: `name = value` lines, # comments")("help,h",
+                                                                                 "show this help");
+  po::parsed_options from_command_line(&all);
+  po::parsed_options from_env(&all);
   try {
-    po::store(po::parse_command_line(argc, argv, all), values);
-    // Environment second: values already given on the command line are kept.
-    po::store(po::parse_environment(all,
-                                    [&all](const std::string& env) -> std::string {
-                                      if (env.rfind("AUDITOR_", 0) != 0) return "";
-                                      std::string name = env.substr(8);
-                                      std::transform(name.begin(), name.end(), name.begin(),
-                                                     [](unsigned char c) {
-                                                       return c == '_' ? '-' : std::tolower(c);
-                                                     });
-                                      return all.find_nothrow(name, false) ? name : "";
-                                    }),
-              values);
+    from_command_line = po::command_line_parser(argc, argv).options(all).run();
+  } catch (const po::error& e) {
+    fail(e, "");
+  }
+  for (const auto& o : from_command_line.options) {
+    // Without a positional description Boost would silently drop stray words.
+    if (o.string_key.empty()) {
+      throw ConfigError("unexpected argument '" +
+                        (o.original_tokens.empty() ? std::string() : o.original_tokens.front()) +
+                        "' (options start with --)");
+    }
+  }
+  try {
+    from_env = po::parse_environment(
+        all, [&all](const std::string& env) { return option_of_env(all, env); });
+  } catch (const po::error& e) {
+    fail(e, env_where(e));
+  }
+
+  Origins found;
+  std::set<std::string> given;
+  record(from_command_line, kCommandLine, given, found);
+  drop_overridden(from_env, given, all);
+  record(from_env, "", given, found);
+
+  std::optional<po::parsed_options> from_file;
+  const auto config = std::find_if(
+      from_env.options.begin(), from_env.options.end(),
+      [](const po::option& o) { return o.string_key == "config" && !o.value.empty(); });
+  const auto config_on_command_line = std::find_if(
+      from_command_line.options.begin(), from_command_line.options.end(),
+      [](const po::option& o) { return o.string_key == "config" && !o.value.empty(); });
+  std::optional<std::string> config_path;
+  if (config_on_command_line != from_command_line.options.end()) {
+    config_path = config_on_command_line->value.front();
+  } else if (config != from_env.options.end()) {
+    config_path = config->value.front();
+  }
+  if (config_path) {
+    from_file = parse_file(*config_path, all);
+    drop_overridden(*from_file, given, all);
+    record(*from_file, "config file " + *config_path, given, found);
+  }
+
+  // Lowest precedence first: repeatable values then end up in the order file, environment,
+  // command line, so the last value of a property is the one that wins.
+  try {
+    if (from_file) po::store(*from_file, values);
+  } catch (const po::error& e) {
+    fail(e, "config file " + *config_path);
+  }
+  try {
+    po::store(from_env, values);
+  } catch (const po::error& e) {
+    fail(e, env_where(e));
+  }
+  try {
+    po::store(from_command_line, values);
     po::notify(values);
   } catch (const po::error& e) {
-    throw ConfigError(e.what());
+    fail(e, "");
   }
+  if (origins != nullptr) *origins = std::move(found);
   if (values.count("help") != 0U) {
-    std::cout << "usage: auditor " << command << " [options]\n" << summary << "\n\n" << all;
+    std::cout << "usage: auditor " << command << " [options]\n"
+              << summary << "\n\n"
+              << all
+              << "\nEvery option can also be set as an environment variable AUDITOR_<OPTION>\n"
+                 "(AUDITOR_BOOTSTRAP_SERVERS=...) or in the --config file (bootstrap-servers = "
+                 "...);\nthe command line wins over the environment, which wins over the file.\n";
     return false;
   }
   return true;
 }
 
-KafkaSettings kafka_settings(const po::variables_map& values) {
+std::string option_label(const Origins& origins, const std::string& name) {
+  const auto it = origins.find(name);
+  if (it == origins.end() || it->second == kCommandLine) return "--" + name;
+  return "--" + name + " (from " + it->second + ")";
+}
+
+KafkaSettings kafka_settings(const po::variables_map& values, const Origins& origins) {
   try {
     log::set_level(values["log-level"].as<std::string>());
   } catch (const std::invalid_argument& e) {
-    throw ConfigError(e.what());
+    throw ConfigError(option_label(origins, "log-level") + ": " + e.what());
   }
   KafkaSettings settings;
   settings.bootstrap_servers = values["bootstrap-servers"].as<std::string>();
-  if (settings.bootstrap_servers.empty()) throw ConfigError("--bootstrap-servers: empty");
+  validate_bootstrap_servers(option_label(origins, "bootstrap-servers"),
+                             settings.bootstrap_servers);
   if (values.count("kafka") != 0U) {
-    for (const auto& property : values["kafka"].as<std::vector<std::string>>()) {
-      settings.properties.push_back(parse_kafka_property(property));
+    for (const auto& text : values["kafka"].as<std::vector<std::string>>()) {
+      auto property = parse_kafka_property(text);
+      // Values arrive lowest precedence first: a later one for the same key replaces it.
+      auto same = std::find_if(settings.properties.begin(), settings.properties.end(),
+                               [&](const auto& p) { return p.first == property.first; });
+      if (same != settings.properties.end()) {
+        same->second = std::move(property.second);
+      } else {
+        settings.properties.push_back(std::move(property));
+      }
     }
   }
+  // librdkafka checks names and values now, before any client connects.
+  (void)kafka::make_conf(settings, {});
   return settings;
 }
 

@@ -7,5 +7,8 @@ namespace auditor::commands {
 int worker(int argc, char** argv);
 int generate(int argc, char** argv);
 int rollups(int argc, char** argv);
+int reset(int argc, char** argv);
+int tick_api(int argc, char** argv);
+int dashboard(int argc, char** argv);
 
 }  // namespace auditor::commands

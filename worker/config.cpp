@@ -18,6 +18,41 @@ void validate_topic_name(const std::string& option, const std::string& name) {
   }
 }
 
+void validate_bootstrap_servers(const std::string& option, const std::string& servers) {
+  if (servers.empty()) throw ConfigError(option + ": empty");
+  std::size_t begin = 0;
+  while (begin <= servers.size()) {
+    const std::size_t end = std::min(servers.find(',', begin), servers.size());
+    std::string entry = servers.substr(begin, end - begin);
+    // librdkafka tolerates "a:9092, b:9092".
+    entry.erase(0, entry.find_first_not_of(' '));
+    entry.erase(entry.find_last_not_of(' ') + 1);
+    const auto bad = [&](const std::string& why) {
+      throw ConfigError(option + ": '" + entry + "' " + why + " (expected host:port[,host:port])");
+    };
+    std::string server = entry;
+    if (const auto scheme = server.find("://"); scheme != std::string::npos) {
+      server = server.substr(scheme + 3);
+    }
+    if (server.empty()) bad("is empty");
+    const auto colon = server.rfind(':');
+    const auto bracket = server.rfind(']');
+    // The last ':' of "[::1]" is inside the brackets: no port there.
+    if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+      const std::string port = server.substr(colon + 1);
+      const bool digits = !port.empty() && port.size() <= 5 &&
+                          std::all_of(port.begin(), port.end(), [](char c) {
+                            return c >= '0' && c <= '9';
+                          });
+      if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535) {
+        bad("has no valid port");
+      }
+      if (colon == 0) bad("has no host");
+    }
+    begin = end + 1;
+  }
+}
+
 DurationMs parse_duration_option(const std::string& option, const std::string& text) {
   const auto parsed = parse_duration(text);
   if (!parsed) {

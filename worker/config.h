@@ -1,5 +1,6 @@
-// Validated configuration of the subcommands. Built by cli.cpp from the command line and
-// AUDITOR_* environment variables; every check that can fail happens before connecting.
+// Validated configuration of the subcommands. Built from the command line, AUDITOR_*
+// environment variables and --config files (cli_options, worker_options, reset_options);
+// every check that can fail happens before connecting.
 #pragma once
 
 #include <cstdint>
@@ -60,8 +61,12 @@ struct WorkerConfig {
   int http_port = 8080;
 };
 
-// Checks shared by all subcommands; throw ConfigError naming the option.
+// Checks shared by all subcommands; throw ConfigError naming the option. `option` is the
+// label used in the message ("--grace", "--grace (from AUDITOR_GRACE)").
 void validate_topic_name(const std::string& option, const std::string& name);
+// A comma-separated list of host[:port] (optionally with a "protocol://" prefix, IPv6 in
+// brackets); a port, when given, is a number 1-65535.
+void validate_bootstrap_servers(const std::string& option, const std::string& servers);
 [[nodiscard]] DurationMs parse_duration_option(const std::string& option, const std::string& text);
 [[nodiscard]] std::pair<std::string, std::string> parse_kafka_property(const std::string& text);
 

@@ -12,6 +12,9 @@ commands:
   worker     the aggregation worker (both stages)
   generate   produce synthetic ticks
   rollups    print the latest rollups as a table, or follow them
+  reset      prepare a replay: move input offsets, clear internal topics and local state
+  tick-api   HTTP API: POST /tick and /ticks produce ticks, acknowledged by Kafka
+  dashboard  live web page of the top rollups (server-sent events)
 
 `auditor <command> --help` lists a command's options.
 )";
@@ -28,6 +31,9 @@ int main(int argc, char** argv) {
   if (command == "worker") return auditor::commands::worker(argc - 1, argv + 1);
   if (command == "generate") return auditor::commands::generate(argc - 1, argv + 1);
   if (command == "rollups") return auditor::commands::rollups(argc - 1, argv + 1);
+  if (command == "reset") return auditor::commands::reset(argc - 1, argv + 1);
+  if (command == "tick-api") return auditor::commands::tick_api(argc - 1, argv + 1);
+  if (command == "dashboard") return auditor::commands::dashboard(argc - 1, argv + 1);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;

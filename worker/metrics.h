@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "topology/tick_parser.h"
+#include "worker/prometheus.h"
 
 namespace auditor {
 
@@ -22,8 +23,11 @@ struct WorkerMetrics {
   std::array<Counter, 32> late_by_window{};  // by window index
   Counter dead_letters{0};
   Counter rollups_published{0};
+  Counter changelog_records{0};
+  Counter restored_records{0};
   Counter commits{0};
-  Counter commit_failures{0};
+  Counter commit_failures{0};  // aborted transactions / failed at-least-once commits
+  prometheus::Histogram commit_seconds;
   Counter rebalances{0};
   std::atomic<std::int64_t> assigned_tasks{0};
 

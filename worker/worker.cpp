@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <array>
 #include <random>
@@ -22,9 +24,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kBlockingTimeout{30'000};
 constexpr std::chrono::seconds kProgressInterval{10};
-// Commit early when this many distinct pre-aggregates are pending: bounds memory when a
-// commit interval sees very many keys.
-constexpr std::size_t kMaxPendingPreAggregates = 500'000;
+// Commit early when this many distinct pre-aggregates and window deltas are pending:
+// bounds memory when a commit interval sees very many keys.
+constexpr std::size_t kMaxPendingEntries = 500'000;
 
 std::string transactional_id(const WorkerConfig& config) {
   if (config.instance_id) return config.topics.application_id + "-" + *config.instance_id;
@@ -101,6 +103,8 @@ Worker::Worker(WorkerConfig config)
   if (const auto err = rd_kafka_subscribe(consumer_.get(), topics.get())) {
     throw std::runtime_error("cannot subscribe: " + kafka::error_text(err));
   }
+  http_ = std::make_unique<WorkerHttp>(config_.http_port, metrics_, status_, queries_,
+                                       config_.windows);
   logger->info("started: group {}, input {}, {} partitions, guarantee {}, windows {}",
                config_.topics.application_id, config_.topics.input, partitions_,
                config_.guarantee == Guarantee::kExactlyOnce ? "exactly-once" : "at-least-once",
@@ -177,6 +181,7 @@ void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
   auto logger = log::get("worker");
+  joined_ = true;
   for (int i = 0; i < partitions->cnt; ++i) {
     auto& tp = partitions->elems[i];
     if (config_.topics.input == tp.topic) {
@@ -221,7 +226,10 @@ void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
 void Worker::restore_step() {
   if (restorer_->idle()) return;
   try {
-    for (const PartitionId partition : restorer_->poll(std::chrono::milliseconds(50))) {
+    const auto restored_before = restorer_->records_restored();
+    const auto finished = restorer_->poll(std::chrono::milliseconds(50));
+    WorkerMetrics::inc(metrics_.restored_records, restorer_->records_restored() - restored_before);
+    for (const PartitionId partition : finished) {
       finish_restore(*tasks_.at(partition.value));
     }
   } catch (const std::exception& e) {
@@ -448,7 +456,9 @@ CommitOutcome Worker::commit() {
       produce({config_.topics.output, RD_KAFKA_PARTITION_UA, key, value.data(), value.size(), {}});
     }
     WorkerMetrics::inc(metrics_.rollups_published, result.rollups.size());
-    for (const auto& record : state::changelog_records(result)) {
+    const auto changelog = state::changelog_records(result);
+    WorkerMetrics::inc(metrics_.changelog_records, changelog.size());
+    for (const auto& record : changelog) {
       produce({changelog_topic_,
                partition,
                record.key,
@@ -518,6 +528,8 @@ CommitOutcome Worker::commit() {
   purger_->maybe_purge(durable);
   dirty_ = false;
   WorkerMetrics::inc(metrics_.commits);
+  status_.commit_succeeded();
+  metrics_.commit_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
   logger->debug(
       "commit: {} pre-aggregates, {} tasks, {} ms", pre_aggregates.size(), results.size(),
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
@@ -527,6 +539,7 @@ CommitOutcome Worker::commit() {
 void Worker::handle_failed_commit(const CommitOutcome& outcome) {
   auto logger = log::get("worker");
   WorkerMetrics::inc(metrics_.commit_failures);
+  status_.commit_failed();
   if (outcome.status == CommitStatus::kFatal) {
     fatal_ = true;
     fatal_error_ = outcome.error;
@@ -623,11 +636,99 @@ void Worker::close_consumer() {
   }
 }
 
+void Worker::publish_status() {
+  last_status_publish_ = Clock::now();
+  StatusSnapshot s;
+  s.in_group = joined_;
+  s.input_partitions = input_positions_.size();
+  s.assigned_tasks = tasks_.size();
+  s.restore_remaining_records = restorer_->remaining();
+  auto add_lag = [&](const std::string& topic, std::int32_t partition, std::optional<Offset> next) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    // Cached from the last fetch: no broker round trip.
+    if (!next || rd_kafka_get_watermark_offsets(consumer_.get(), topic.c_str(), partition, &low,
+                                                &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return;
+    }
+    s.consumer_lag.push_back({topic, partition, std::max<std::int64_t>(0, high - next->value)});
+  };
+  for (const auto& [partition, next] : input_positions_) {
+    add_lag(config_.topics.input, partition, next);
+  }
+  for (const auto& [partition, task] : tasks_) {
+    if (task->restoring()) {
+      ++s.restoring_tasks;
+      continue;
+    }
+    add_lag(repartition_topic_, partition, task->next_offset());
+    s.store_estimated_keys += task->store().estimated_keys();
+    s.store_memory_bytes += task->store().memory_bytes();
+  }
+  status_.publish(std::move(s));
+}
+
+HttpAnswer Worker::answer_query(const RollupQuery& query) {
+  const std::string key = encode_repartition_key(query.process_name, query.process_activity);
+  const PartitionId partition = partition_for(key, partitions_);
+  nlohmann::ordered_json body = {{"process_name", query.process_name},
+                         {"process_activity", query.process_activity},
+                         {"partition", partition.value}};
+  const auto it = tasks_.find(partition.value);
+  if (it == tasks_.end()) {
+    body["error"] = "partition " + std::to_string(partition.value) +
+                    " of this key is not assigned to this worker";
+    return {404, body.dump()};
+  }
+  AggregateTask& task = *it->second;
+  if (task.restoring()) {
+    body["error"] = "the task of this key is restoring";
+    return {503, body.dump()};
+  }
+  const TaskProgress& progress = task.aggregator().durable_progress();
+  const EventTime now = progress.stream_time.value_or(EventTime{0});
+  constexpr std::int64_t kMaxWindowsPerSize = 10'000;
+  body["windows"] = nlohmann::ordered_json::array();
+  for (const auto& spec : config_.windows.windows()) {
+    if (query.window && *query.window != spec.size) continue;
+    // Default range: the 60 most recent windows up to stream time.
+    const EventTime from = window_start(
+        query.from.value_or(EventTime{now.value - 60 * spec.size.value}), spec.size);
+    const EventTime to = query.to.value_or(now.plus(spec.size));
+    if ((to.value - from.value) / spec.size.value > kMaxWindowsPerSize) {
+      return {400, nlohmann::json{{"error", "from/to: more than 10000 " + spec.name +
+                                                " windows; narrow the range or pick a window"}}
+                       .dump()};
+    }
+    const auto closed = progress.closed_before.find(spec.size.value);
+    for (EventTime start = from; start < to; start = start.plus(spec.size)) {
+      const WindowKey window{spec.size, start, query.process_name, query.process_activity};
+      const auto counts = task.store().get(window);
+      if (!counts) continue;
+      const bool final = closed != progress.closed_before.end() && start < closed->second;
+      body["windows"].push_back(nlohmann::ordered_json::parse(
+          rollup_value_json(Rollup{window, *counts, final})));
+    }
+  }
+  if (!task.store().read_status().ok()) {
+    return {500, nlohmann::json{{"error", task.store().read_status().ToString()}}.dump()};
+  }
+  return {200, body.dump()};
+}
+
+std::size_t Worker::pending_entries() const {
+  std::size_t pending = pre_aggregator_.pending_records();
+  for (const auto& [partition, task] : tasks_) pending += task->aggregator().pending_windows();
+  return pending;
+}
+
 int Worker::run(const std::atomic<bool>& stop) {
   auto logger = log::get("worker");
   auto next_commit = Clock::now() + std::chrono::milliseconds(config_.commit_interval.value);
   std::uint32_t since_poll = 0;
   while (!stop.load(std::memory_order_relaxed) && !fatal_) {
+    status_.heartbeat();
+    queries_.serve([this](const RollupQuery& query) { return answer_query(query); });
     restore_step();
     kafka::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), restorer_->idle() ? 100 : 0));
     if (message) process(*message);
@@ -636,11 +737,12 @@ int Worker::run(const std::atomic<bool>& stop) {
       since_poll = 0;
     }
     const auto now = Clock::now();
-    if (now >= next_commit || pre_aggregator_.pending_records() >= kMaxPendingPreAggregates) {
+    if (now >= next_commit || pending_entries() >= kMaxPendingEntries) {
       if (dirty_) (void)commit();
       next_commit = now + std::chrono::milliseconds(config_.commit_interval.value);
       log_progress();
     }
+    if (now - last_status_publish_ >= std::chrono::seconds(1)) publish_status();
   }
   if (!fatal_) {
     logger->info("stopping: final commit");
@@ -648,6 +750,7 @@ int Worker::run(const std::atomic<bool>& stop) {
   }
   close_consumer();
   tasks_.clear();
+  http_.reset();
   if (fatal_) {
     logger->critical("stopped after a fatal error: {}", fatal_error_);
     return 1;

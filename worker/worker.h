@@ -30,6 +30,9 @@
 #include "worker/output_transaction.h"
 #include "worker/producer.h"
 #include "worker/repartition_purger.h"
+#include "worker/rollup_query.h"
+#include "worker/status_board.h"
+#include "worker/worker_http.h"
 
 namespace auditor {
 
@@ -74,6 +77,9 @@ class Worker {
   [[nodiscard]] kafka::TopicPartitionListPtr offsets_to_commit() const;
   void close_consumer();
   void log_progress();
+  void publish_status();
+  [[nodiscard]] std::size_t pending_entries() const;
+  [[nodiscard]] HttpAnswer answer_query(const RollupQuery& query);
 
   WorkerConfig config_;
   WorkerMetrics metrics_;
@@ -95,10 +101,16 @@ class Worker {
 
   bool produce_failed_ = false;  // a record of the current commit could not be enqueued
   bool dirty_ = false;           // something was processed since the last commit
+  bool joined_ = false;  // received an assignment from the group
   bool fatal_ = false;
   std::string fatal_error_;
 
+  StatusBoard status_;
+  QueryMailbox queries_;
+  std::unique_ptr<WorkerHttp> http_;  // last: stopped first, while the rest still exists
+
   std::chrono::steady_clock::time_point last_progress_log_;
+  std::chrono::steady_clock::time_point last_status_publish_;
   std::uint64_t input_at_last_log_ = 0;
   std::uint64_t repartition_at_last_log_ = 0;
 };

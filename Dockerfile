@@ -1,0 +1,30 @@
+# auditor in a container: one image, every subcommand (`docker run auditor worker ...`).
+# Multi-stage: the build stage has the compilers and -dev packages, the runtime stage only
+# the shared libraries the binary links (found with ldd on Debian 12, the same release).
+
+FROM debian:bookworm AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential cmake ninja-build pkg-config \
+      librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost-program-options-dev \
+      libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# Only the binary: the tests need a broker and run in CI, not in the image build.
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUDITOR_WERROR=OFF \
+ && cmake --build build --target auditor \
+ && strip build/worker/auditor
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      librdkafka1 libboost-program-options1.74.0 libsimdjson14 libcpp-httplib0.11 \
+      libspdlog1.10 libfmt9 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --create-home --home-dir /var/lib/auditor auditor
+COPY --from=build /src/build/worker/auditor /usr/local/bin/auditor
+USER auditor
+WORKDIR /var/lib/auditor
+ENTRYPOINT ["auditor"]
+CMD ["--help"]

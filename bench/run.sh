@@ -1,0 +1,513 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: raw consumer (the ceiling), auditor, Kafka Streams (the reference)
+# on the same broker, machine and data. See bench/README.md.
+#
+#   bench/run.sh                       5,000,000 ticks, 3 rounds, exactly-once
+#   bench/run.sh --quick               100,000 ticks, 1 round: a smoke test (under 2 minutes)
+#   bench/run.sh --ticks 1000000 --rounds 2 --guarantee both
+#
+# What it does:
+#   1. builds auditor, the C++ helpers (CMake) and the Kafka Streams app (Maven) if needed;
+#   2. preloads a fresh input topic once (bench_tool load) and writes the expected rollups
+#      (a brute-force count of the generated ticks, using auditor's parser for validity);
+#   3. runs each contender from a fresh consumer group until the group has consumed and
+#      committed all input and its repartition topic (bench_tool wait), rounds alternating
+#      the order; records wall time, CPU seconds (user+sys) and peak RSS of its process;
+#   4. stops it (SIGTERM), reads its rollup topic and compares every window's latest
+#      (count, ticks) with the expected values: auditor and Kafka Streams must agree;
+#   5. prints the table (medians, ratios) and writes bench/results/<date>.json and .md.
+#
+# Options (defaults in brackets):
+#   --ticks N [5000000]      --keys K [10000]      --skew S [1.0]      --partitions P [6]
+#   --rounds R [3]           --span D [3h]: event times spread evenly over the last D
+#   --grace D [6h]           --bad-share F [0.001]: share of invalid records
+#   --guarantee exactly-once|at-least-once|both [exactly-once]
+#   --contenders LIST [raw,auditor,kstreams]
+#   --replicas LIST [1]      e.g. 1,2,3: also run auditor and Kafka Streams as N replicas
+#                            in one group (scale mode; CPU and RSS are summed over replicas)
+#   --mode throughput|latency|all [throughput]
+#   --latency-rate R [50000] --latency-duration D [60s] --latency-warmup D [20s]:
+#                            latency mode produces R ticks/s (event time = now, grace
+#                            --latency-grace [30s]) and measures p50/p99/max from a probe
+#                            tick's produce to its rollup being readable (read_committed)
+#   --profile                perf-record auditor in the last round (flat profile into results)
+#   --build-dir DIR [build-bench]   --no-build (use the binaries in --build-dir as they are)
+#   --results-name NAME [<date>, or <date>-quick]   --no-results
+#   --keep                   keep topics, logs and dumps (work dir under --build-dir)
+#   --bootstrap-servers B [127.0.0.1:9092]   --kstreams-java-opts "..." [JVM defaults]
+#
+# Why grace defaults to 6h (> span): the input is replayed as fast as possible, so one
+# commit of auditor covers a large stretch of event time, and a shorter grace makes the
+# contenders disagree about which ticks are late (they read partitions in different orders),
+# which would defeat the exact comparison. With grace > span nothing is late in either.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench_dir=$root/bench
+started_epoch=$(date +%s)
+command_line="bench/run.sh $*"
+
+ticks=5000000
+keys=10000
+skew=1.0
+partitions=6
+rounds=3
+span=3h
+grace=6h
+bad_share=0.001
+guarantee=exactly-once
+contenders=raw,auditor,kstreams
+profile=0
+build_dir=$root/build-bench
+build=1
+results_name=
+write_results=1
+keep=0
+bootstrap=127.0.0.1:9092
+ks_java_opts=
+quick=0
+replicas=1
+mode=throughput
+latency_rate=50000
+latency_duration=60s
+latency_warmup=20s
+latency_grace=30s
+
+say() { echo "run.sh: $*" >&2; }
+die() { echo "run.sh: error: $*" >&2; exit 1; }
+
+while (($#)); do
+    case $1 in
+        --quick) quick=1; ticks=100000; keys=1000; rounds=1; shift ;;
+        --ticks) ticks=$2; shift 2 ;;
+        --keys) keys=$2; shift 2 ;;
+        --skew) skew=$2; shift 2 ;;
+        --partitions) partitions=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        --span) span=$2; shift 2 ;;
+        --grace) grace=$2; shift 2 ;;
+        --bad-share) bad_share=$2; shift 2 ;;
+        --guarantee) guarantee=$2; shift 2 ;;
+        --contenders) contenders=$2; shift 2 ;;
+        --profile) profile=1; shift ;;
+        --replicas) replicas=$2; shift 2 ;;
+        --mode) mode=$2; shift 2 ;;
+        --latency-rate) latency_rate=$2; shift 2 ;;
+        --latency-duration) latency_duration=$2; shift 2 ;;
+        --latency-warmup) latency_warmup=$2; shift 2 ;;
+        --latency-grace) latency_grace=$2; shift 2 ;;
+        --build-dir) build_dir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift 2 ;;
+        --no-build) build=0; shift ;;
+        --results-name) results_name=$2; shift 2 ;;
+        --no-results) write_results=0; shift ;;
+        --keep) keep=1; shift ;;
+        --bootstrap-servers) bootstrap=$2; shift 2 ;;
+        --kstreams-java-opts) ks_java_opts=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+[[ $ticks =~ ^[0-9]+$ && $ticks -gt 0 ]] || die "--ticks: a positive integer"
+[[ $rounds =~ ^[0-9]+$ && $rounds -gt 0 ]] || die "--rounds: a positive integer"
+case $guarantee in
+    exactly-once) guarantees=(exactly-once) ;;
+    at-least-once) guarantees=(at-least-once) ;;
+    both) guarantees=(exactly-once at-least-once) ;;
+    *) die "--guarantee: exactly-once, at-least-once or both" ;;
+esac
+
+case $mode in throughput|latency|all) ;; *) die "--mode: throughput, latency or all" ;; esac
+IFS=, read -r -a replica_counts <<<"$replicas"
+for n in "${replica_counts[@]}"; do
+    [[ $n =~ ^[1-9]$ ]] || die "--replicas: counts between 1 and 9, e.g. 1,2,3"
+done
+
+# Contender names as they appear in the table: auditor/kstreams run under exactly-once,
+# the -alos variants under at-least-once; "@N" means N replicas in one group.
+lineup=()
+IFS=, read -r -a wanted <<<"$contenders"
+for c in "${wanted[@]}"; do
+    case $c in
+        raw) lineup+=(raw) ;;
+        auditor|kstreams)
+            for g in "${guarantees[@]}"; do
+                for n in "${replica_counts[@]}"; do
+                    name=$c
+                    [[ $g == at-least-once ]] && name+=-alos
+                    ((n > 1)) && name+=@$n
+                    lineup+=("$name")
+                done
+            done ;;
+        *) die "--contenders: raw, auditor, kstreams" ;;
+    esac
+done
+((${#lineup[@]} > 0)) || die "--contenders: nothing to run"
+
+# ---------------------------------------------------------------------------------------
+# Build
+
+ks_dir=$bench_dir/kstreams
+if ((build)); then
+    say "building auditor and the benchmark tools in $build_dir"
+    cmake -S "$root" -B "$build_dir" -G Ninja >/dev/null
+    cmake --build "$build_dir" --target auditor auditor_bench_tool auditor_bench_raw_consumer
+fi
+auditor_bin=$build_dir/worker/auditor
+tool=$build_dir/bench/auditor_bench_tool
+raw_bin=$build_dir/bench/auditor_bench_raw_consumer
+for b in "$auditor_bin" "$tool" "$raw_bin"; do
+    [[ -x $b ]] || die "$b is missing: build first (drop --no-build, or pass --build-dir)"
+done
+if [[ " ${lineup[*]} " == *" kstreams"* ]]; then
+    # Rebuilt only when a source or the pom is newer than the compiled classes.
+    if [[ ! -f $ks_dir/target/classes/Main.class || ! -d $ks_dir/target/lib ]] ||
+        [[ -n $(find "$ks_dir/pom.xml" "$ks_dir/src" -newer "$ks_dir/target/classes/Main.class" -type f) ]]; then
+        command -v mvn >/dev/null || die "mvn is needed to build the Kafka Streams app (apt-get install maven)"
+        say "building the Kafka Streams reference app (Maven)"
+        # Debian's Maven prints ANSI codes even in batch mode; strip them.
+        (cd "$ks_dir" && mvn -q -B package 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g') ||
+            die "Maven build of bench/kstreams failed"
+    fi
+    command -v java >/dev/null || die "java (17+) is needed for the Kafka Streams app"
+fi
+
+bash "$root/scripts/kafka.sh" start >&2
+
+# ---------------------------------------------------------------------------------------
+# Work area and cleanup
+
+run_id=$(date +%m%d%H%M%S)-$$
+prefix=bench-$run_id
+input=$prefix-ticks
+work=$build_dir/bench-work/$run_id
+mkdir -p "$work"
+runs_jsonl=$work/runs.jsonl
+: >"$runs_jsonl"
+groups_used=()
+contender_pids=()
+started_pid=
+perf_pid=
+latency_jsonl=$work/latency.jsonl
+: >"$latency_jsonl"
+mode_throughput=1
+[[ $mode == latency ]] && mode_throughput=0
+
+cleanup() {
+    local status=$?
+    # Only processes this script started, by pid.
+    if [[ -n $perf_pid ]] && kill -0 "$perf_pid" 2>/dev/null; then kill -INT "$perf_pid" 2>/dev/null || true; fi
+    local pid
+    for pid in "${contender_pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            say "stopping contender pid $pid"
+            kill -TERM "$pid" 2>/dev/null || true
+            sleep 2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    if ((keep)); then
+        say "kept: topics $prefix-*, work dir $work"
+    else
+        local group_args=()
+        for g in "${groups_used[@]}"; do group_args+=(--group "$g"); done
+        "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$prefix" \
+            "${group_args[@]}" >/dev/null 2>&1 || say "could not delete topics $prefix-*"
+        rm -rf "$work"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# `field KEY LINE`: the value of KEY=value in a RESULT line.
+field() {
+    [[ $2 =~ (^|[[:space:]])$1=([^[:space:]]*) ]] || die "no $1 in: $2"
+    echo "${BASH_REMATCH[2]}"
+}
+result_of() { grep '^RESULT ' "$1" | tail -n 1; }
+now_ns() { date +%s%N; }
+
+# ---------------------------------------------------------------------------------------
+# Preload
+
+expected_invalid=0
+expected_windows=0
+if ((mode_throughput)); then
+say "preloading $input: $ticks ticks, $keys keys (Zipf $skew), $partitions partitions, span $span, bad share $bad_share"
+"$tool" load --bootstrap-servers "$bootstrap" --topic "$input" --ticks "$ticks" --keys "$keys" \
+    --skew "$skew" --partitions "$partitions" --span "$span" --bad-share "$bad_share" \
+    --truth "$work/expected.txt" >"$work/load.out" || die "preload failed"
+load_result=$(result_of "$work/load.out")
+expected_invalid=$(field invalid "$load_result")
+expected_windows=$(field windows "$load_result")
+say "preloaded in $(field seconds "$load_result") s: $(field valid "$load_result") valid, $expected_invalid invalid, $expected_windows windows expected"
+fi
+
+# ---------------------------------------------------------------------------------------
+# Contenders
+
+mismatches=0
+
+# Compares a contender's rollup dump with the expected windows.
+check_rollups() {
+    local name=$1 dump=$2
+    if cmp -s "$dump" "$work/expected.txt"; then
+        echo ok
+    else
+        say "$name: rollups differ from the expected values (first differences below; < expected, > $name)"
+        diff "$work/expected.txt" "$dump" | head -n 10 >&2 || true
+        echo mismatch
+    fi
+}
+
+record_run() {  # contender round wall cpu rss check late invalid
+    printf '{"contender":"%s","round":%d,"wall_s":%s,"cpu_s":%s,"rss_kb":%s,"check":"%s","late":%s,"invalid":%s}\n' \
+        "$@" >>"$runs_jsonl"
+}
+
+run_raw() {
+    local round=$1 group=$prefix-raw-r$1 start end out=$work/raw-r$1.out
+    groups_used+=("$group")
+    start=$(now_ns)
+    "$raw_bin" --bootstrap-servers "$bootstrap" --topic "$input" --group "$group" >"$out" ||
+        die "raw consumer failed (output in $out)"
+    end=$(now_ns)
+    local r
+    r=$(result_of "$out")
+    [[ $(field records "$r") == "$ticks" ]] || die "raw consumer read $(field records "$r") of $ticks records"
+    [[ $(field invalid "$r") == "$expected_invalid" ]] ||
+        die "raw consumer found $(field invalid "$r") invalid records, expected $expected_invalid"
+    local wall
+    wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    record_run raw "$round" "$wall" "$(field cpu_s "$r")" "$(field rss_kb "$r")" n/a 0 "$(field invalid "$r")"
+    say "raw r$round: ${wall} s, $(field cpu_s "$r") CPU s, $(field rss_kb "$r") KiB peak RSS"
+}
+
+# Starts replica $3 of contender $1 (name without "@N") on input $2; its pid goes to
+# $started_pid. Logs and state go to files named after $4 (unique per run and replica).
+start_replica() {
+    local name=$1 in_topic=$2 replica=$3 tag=$4 app=$5 out_topic=$6 replica_grace=$7
+    local g=exactly-once
+    [[ $name == *-alos ]] && g=at-least-once
+    case $name in
+        auditor*)
+            "$auditor_bin" worker --bootstrap-servers "$bootstrap" --application-id "$app" \
+                --input-topic "$in_topic" --output-topic "$out_topic" --dlq-topic "$app-dlq" \
+                --state-dir "$work/$tag-state" --http-port 0 --grace "$replica_grace" \
+                --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
+                >"$work/$tag.log" 2>&1 &
+            ;;
+        kstreams*)
+            # shellcheck disable=SC2086  # the JVM options are words on purpose
+            java $ks_java_opts -cp "$ks_dir/target/classes:$ks_dir/target/lib/*" Main \
+                --bootstrap-servers "$bootstrap" --application-id "$app" \
+                --input-topic "$in_topic" --output-topic "$out_topic" \
+                --state-dir "$work/$tag-state" --grace "$replica_grace" \
+                --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
+                >"$work/$tag.log" 2>&1 &
+            ;;
+    esac
+    started_pid=$!
+    contender_pids+=("$started_pid")
+    : "$replica"
+}
+
+# SIGTERM to every replica; a replica that does not exit cleanly fails the run.
+stop_replicas() {
+    local label=$1 status pid i=0
+    for pid in "${contender_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${contender_pids[@]}"; do
+        i=$((i + 1))
+        status=0
+        wait "$pid" || status=$?
+        # The JVM reports SIGTERM as 143 even after a clean shutdown hook.
+        if ((status != 0 && status != 143)); then
+            say "$label: replica $i (pid $pid) exited with $status after SIGTERM"
+            contender_pids=()
+            return 1
+        fi
+    done
+    contender_pids=()
+}
+
+# Runs auditor or the Kafka Streams app (N replicas for "name@N") until its group has
+# consumed and committed everything, then checks its rollups.
+run_streams_app() {
+    local full=$1 round=$2
+    local name=${full%@*} n=1
+    [[ $full == *@* ]] && n=${full#*@}
+    local app=$prefix-${full/@/-x}-r$round
+    local out_topic=$app-rollups tag=${full/@/-x}-r$round
+    groups_used+=("$app")
+    local start pid_args=() i
+    start=$(now_ns)
+    for ((i = 1; i <= n; i++)); do
+        start_replica "$name" "$input" "$i" "$tag-$i" "$app" "$out_topic" "$grace"
+        pid_args+=(--pid "$started_pid")
+    done
+    if ((profile)) && [[ $full == auditor && $round == "$rounds" ]]; then
+        perf record -F 999 -o "$work/perf.data" -p "${contender_pids[0]}" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
+    if ! "$tool" wait --bootstrap-servers "$bootstrap" --group "$app" --input "$input" \
+        "${pid_args[@]}" --started-ns "$start" >"$work/$tag.wait"; then
+        say "$full r$round did not finish; last lines of $work/$tag-1.log:"
+        tail -n 20 "$work/$tag-1.log" >&2
+        die "$full failed"
+    fi
+    local r
+    r=$(result_of "$work/$tag.wait")
+    if [[ -n $perf_pid ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        perf_pid=
+    fi
+    stop_replicas "$full r$round" || { tail -n 20 "$work/$tag-1.log" >&2; die "$full did not stop cleanly"; }
+
+    "$tool" dump --bootstrap-servers "$bootstrap" --topic "$out_topic" --out "$work/$tag.txt" \
+        >"$work/$tag.dump" || die "reading $out_topic failed"
+    local check late=0 invalid=0
+    check=$(check_rollups "$full r$round" "$work/$tag.txt")
+    case $name in
+        auditor*)
+            local d
+            "$tool" dlq-stats --bootstrap-servers "$bootstrap" --topic "$app-dlq" >"$work/$tag.dlq"
+            d=$(result_of "$work/$tag.dlq")
+            late=$(field late "$d")
+            invalid=$(field invalid "$d")
+            ;;
+        kstreams*)
+            local line
+            invalid=0 late=0
+            for ((i = 1; i <= n; i++)); do
+                line=$(grep 'kstreams: .* stopped:' "$work/$tag-$i.log" | tail -n 1) || true
+                if [[ $line =~ ([0-9]+)\ invalid,\ ([0-9]+)\ dropped ]]; then
+                    invalid=$((invalid + BASH_REMATCH[1]))
+                    late=$((late + BASH_REMATCH[2]))
+                fi
+            done
+            ;;
+    esac
+    [[ $invalid == "$expected_invalid" ]] || {
+        say "$full r$round: $invalid invalid records, expected $expected_invalid"
+        check=mismatch
+    }
+    ((late == 0)) || say "$full r$round: $late late records (grace $grace too short for this replay?)"
+    if [[ $check != ok ]]; then
+        mismatches=$((mismatches + 1))
+        keep=1  # leave the topics and dumps as evidence
+    fi
+    record_run "$full" "$round" "$(field wall_s "$r")" "$(field cpu_s "$r")" "$(field rss_kb "$r")" \
+        "$check" "$late" "$invalid"
+    say "$full r$round: $(field wall_s "$r") s, $(field cpu_s "$r") CPU s, $(field rss_kb "$r") KiB peak RSS, rollups $check"
+    # This round's topics are no longer needed; the broker's disk is.
+    ((keep)) || "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$app" --group "$app" >/dev/null
+}
+
+# Latency: the contender runs on a fresh, empty topic while bench_tool latency produces at
+# a steady rate and watches the rollups.
+run_latency() {
+    local name=$1
+    local app=$prefix-lat-$name out=$work/latency-$name.out
+    local lat_input=$app-ticks
+    groups_used+=("$app")
+    # Kafka Streams stops with an error when its input topic is missing: create it first.
+    "$tool" create --bootstrap-servers "$bootstrap" --topic "$lat_input" --partitions "$partitions"
+    start_replica "$name" "$lat_input" 1 "latency-$name" "$app" "$app-rollups" "$latency_grace"
+    if ! "$tool" latency --bootstrap-servers "$bootstrap" --input "$lat_input" --output "$app-rollups" \
+        --rate "$latency_rate" --duration "$latency_duration" --warmup "$latency_warmup" \
+        --keys "$keys" --skew "$skew" --partitions "$partitions" >"$out"; then
+        stop_replicas "latency $name" || true
+        tail -n 20 "$work/latency-$name.log" >&2
+        die "latency run of $name failed"
+    fi
+    stop_replicas "latency $name" || die "$name did not stop cleanly after the latency run"
+    local r
+    r=$(result_of "$out")
+    num() { [[ $1 =~ ^[0-9.e+-]+$ ]] && echo "$1" || echo null; }
+    printf '{"contender":"%s","rate":%s,"probes":%s,"missing":%s,"p50_ms":%s,"p99_ms":%s,"max_ms":%s}\n' \
+        "$name" "$(num "$(field rate "$r")")" "$(field probes "$r")" "$(field missing "$r")" \
+        "$(num "$(field p50_ms "$r")")" "$(num "$(field p99_ms "$r")")" "$(num "$(field max_ms "$r")")" \
+        >>"$latency_jsonl"
+    say "latency $name: p50 $(field p50_ms "$r") ms, p99 $(field p99_ms "$r") ms, max $(field max_ms "$r") ms at $(field rate "$r") ticks/s ($(field missing "$r") probes missing)"
+    ((keep)) || "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$app" --group "$app" >/dev/null
+}
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+((mode_throughput)) || rounds=0
+for ((round = 1; round <= rounds; round++)); do
+    # Alternate the order so neither side always runs on a warmer (or busier) broker.
+    order=("${lineup[@]}")
+    if ((round % 2 == 0)); then
+        order=()
+        for ((i = ${#lineup[@]} - 1; i >= 0; i--)); do order+=("${lineup[i]}"); done
+    fi
+    say "round $round of $rounds: ${order[*]}"
+    for c in "${order[@]}"; do
+        if [[ $c == raw ]]; then run_raw "$round"; else run_streams_app "$c" "$round"; fi
+    done
+done
+if [[ $mode != throughput ]]; then
+    for c in "${lineup[@]}"; do
+        # One replica, each guarantee; the raw consumer has no rollups to wait for.
+        [[ $c == raw || $c == *@* ]] && continue
+        say "latency: $c at $latency_rate ticks/s for $latency_duration (after $latency_warmup warm-up)"
+        run_latency "$c"
+    done
+fi
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------
+# Report
+
+json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+mem_gib=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+kafka_jar=$(find "${AUDITOR_KAFKA_HOME:-$HOME/.cache/auditor-kafka}/lib" -name 'kafka-clients-*.jar' 2>/dev/null | head -n 1)
+kafka_version=$(basename "${kafka_jar:-unknown}" .jar); kafka_version=${kafka_version#kafka-clients-}
+git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n $(git -C "$root" status --porcelain -- worker topology state 2>/dev/null) ]] && git_rev="$git_rev+uncommitted"
+date_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+notes="Wall time runs from starting the contender's process to the moment its group has committed all input and repartition records (polled every 100 ms), so it includes start-up (JVM, group join, topic creation). CPU seconds and peak RSS (VmHWM) are the contender's process at that moment. Kafka Streams runs with its defaults (1 stream thread, 10 MiB record cache, default JVM heap) except commit.interval.ms=1000 and topology.optimization=all. The broker (one JVM) shares the same cores. Load average before/after: $load_start / $load_end."
+cat >"$work/meta.json" <<EOF
+{"date": $(json_str "$date_iso"), "command": $(json_str "$command_line"),
+ "ticks": $ticks, "keys": $keys, "skew": $skew, "partitions": $partitions, "rounds": $rounds,
+ "span": $(json_str "$span"), "grace": $(json_str "$grace"), "bad_share": $bad_share,
+ "windows": "1m,1h,1d", "expected_windows": $expected_windows, "expected_invalid": $expected_invalid,
+ "machine": {"nproc": $(nproc), "memory_gib": $mem_gib, "cpu": $(json_str "$cpu_model"),
+   "kernel": $(json_str "$(uname -r)"), "load_before": $(json_str "$load_start"), "load_after": $(json_str "$load_end")},
+ "versions": {"auditor": $(json_str "$git_rev"), "kafka": $(json_str "$kafka_version"),
+   "librdkafka": $(json_str "$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)"),
+   "java": $(json_str "$(java -version 2>&1 | head -n 1)")},
+ "notes": $(json_str "$notes")}
+EOF
+
+if ((write_results)); then
+    [[ -n $results_name ]] || results_name=$(date +%Y-%m-%d)$( ((quick)) && echo -quick)
+    mkdir -p "$bench_dir/results"
+    out_json=$bench_dir/results/$results_name.json
+    out_md=$bench_dir/results/$results_name.md
+else
+    out_json=$work/results.json
+    out_md=$work/results.md
+fi
+if ((profile)) && [[ -f $work/perf.data ]]; then
+    perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | sed 's/[[:space:]-]*$//' | head -n 40 >"${out_md%.md}-auditor-perf.txt" || true
+    say "auditor profile (flat, last round): ${out_md%.md}-auditor-perf.txt"
+fi
+echo
+"$tool" report --runs "$runs_jsonl" --latency "$latency_jsonl" --meta "$work/meta.json" \
+    --out-json "$out_json" --out-md "$out_md"
+echo
+if ((write_results)); then
+    say "results: $out_json, $out_md ($(( $(date +%s) - started_epoch )) s in all)"
+else
+    say "done in $(( $(date +%s) - started_epoch )) s (--no-results: nothing written)"
+fi
+if ((mismatches > 0)); then
+    die "$mismatches run(s) did not produce the expected rollups (work dir kept: $work)"
+fi
+((mode_throughput)) &&
+    say "rollups check: every run of auditor and Kafka Streams equals the expected $expected_windows windows"
+exit 0

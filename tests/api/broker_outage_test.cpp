@@ -1,0 +1,168 @@
+// The tick API while Kafka is away: 503 within the produce timeout, /healthz still up, and
+// back to 200 once the broker returns; every acknowledged tick is in the topic exactly once.
+//
+// Runs against a second broker of its own (scripts/kafka.sh on other ports and another
+// state dir), so stopping it does not disturb the shared one other tests use.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "tests/api/api_harness.h"
+
+namespace auditor::api_test {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+// The second broker: scripts/kafka.sh with its own home and ports.
+class SecondBroker {
+ public:
+  SecondBroker()
+      : home_(env_or("AUDITOR_API_KAFKA_B_HOME", (work_dir() / "kafka-b").string())),
+        port_(env_or("AUDITOR_API_KAFKA_B_PORT", "19092")),
+        controller_port_(env_or("AUDITOR_API_KAFKA_B_CONTROLLER_PORT", "19093")) {}
+  ~SecondBroker() { (void)run("stop"); }
+  SecondBroker(const SecondBroker&) = delete;
+  SecondBroker& operator=(const SecondBroker&) = delete;
+
+  // Runs `scripts/kafka.sh <action>`; "" or its output on failure.
+  std::string run(const std::string& action) {
+    ChildProcess script("/usr/bin/env",
+                        {"AUDITOR_KAFKA_HOME=" + home_, "AUDITOR_KAFKA_PORT=" + port_,
+                         "AUDITOR_KAFKA_CONTROLLER_PORT=" + controller_port_, "bash",
+                         AUDITOR_KAFKA_SCRIPT, action},
+                        work_dir() / "logs" / ("kafka-b-" + action + ".log"));
+    // The first start may download the broker jars.
+    const auto status = script.wait(deadline_in(seconds(600)));
+    if (status && status->clean()) return "";
+    return "kafka.sh " + action + " failed:\n" + script.log_tail();
+  }
+  [[nodiscard]] std::string bootstrap() const { return "127.0.0.1:" + port_; }
+
+ private:
+  std::string home_;
+  std::string port_;
+  std::string controller_port_;
+};
+
+struct Answer {
+  int status = -1;  // -1: no HTTP answer
+  milliseconds took{0};
+};
+
+Answer post(httplib::Client& client, const std::string& path, const std::string& body = "") {
+  const auto started = Clock::now();
+  const auto res = body.empty() ? client.Post(path) : client.Post(path, body, "application/json");
+  return {res ? res->status : -1,
+          std::chrono::duration_cast<milliseconds>(Clock::now() - started)};
+}
+
+std::string tick_path(const std::string& name) {
+  return "/tick?process_name=" + name + "&process_activity=outage";
+}
+
+std::string batch_body(const std::string& prefix, int n) {
+  json ticks = json::array();
+  for (int i = 0; i < n; ++i) {
+    ticks.push_back({{"process_name", prefix + std::to_string(i)}, {"process_activity", "outage"}});
+  }
+  return ticks.dump();
+}
+
+TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
+  constexpr auto kTimeout = seconds(3);
+  // The bound the API promises: the produce timeout, plus scheduling slack on a busy machine.
+  constexpr auto kBound = kTimeout + seconds(2);
+  SecondBroker broker;
+  ASSERT_EQ(broker.run("start"), "");
+  const std::string topic = "api_outage_" + test::unique_suffix();
+  Service api = start_service("tick-api",
+                              {"--input-topic", topic, "--produce-timeout", "3s", "--partitions",
+                               "2"},
+                              topic, broker.bootstrap());
+  auto client = api.client();
+  std::set<std::string> acknowledged;
+
+  // The API creates the topic in the background; wait until ticks go through.
+  const auto ready_by = deadline_in(seconds(60));
+  while (post(client, tick_path("warmup")).status != 200) {
+    ASSERT_LT(Clock::now(), ready_by) << api.process->log_tail();
+  }
+  acknowledged.insert("warmup");
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "before-" + std::to_string(i);
+    ASSERT_EQ(post(client, tick_path(name)).status, 200);
+    acknowledged.insert(name);
+  }
+  ASSERT_EQ(post(client, "/ticks", batch_body("batch-before-", 20)).status, 200);
+  for (int i = 0; i < 20; ++i) acknowledged.insert("batch-before-" + std::to_string(i));
+
+  ASSERT_EQ(broker.run("stop"), "");
+  for (int i = 0; i < 3; ++i) {
+    const auto single = post(client, tick_path("down-" + std::to_string(i)));
+    EXPECT_EQ(single.status, 503);
+    EXPECT_LE(single.took, kBound) << "POST /tick took " << single.took.count() << " ms";
+  }
+  const auto batch = post(client, "/ticks", batch_body("batch-down-", 20));
+  EXPECT_EQ(batch.status, 503);
+  EXPECT_LE(batch.took, kBound) << "POST /ticks took " << batch.took.count() << " ms";
+  const auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+
+  ASSERT_EQ(broker.run("start"), "");
+  const auto restarted = Clock::now();
+  const auto recover_by = deadline_in(seconds(90));
+  int attempt = 0;
+  for (;;) {
+    const std::string name = "after-" + std::to_string(attempt++);
+    const auto a = post(client, tick_path(name));
+    if (a.status == 200) {
+      acknowledged.insert(name);
+      break;
+    }
+    ASSERT_EQ(a.status, 503);
+    ASSERT_LT(Clock::now(), recover_by) << "no recovery\n" << api.process->log_tail();
+  }
+  std::cout << "[ recovery ] first 200 "
+            << std::chrono::duration_cast<milliseconds>(Clock::now() - restarted).count()
+            << " ms after the broker answered again\n";
+  // The transactional producer re-initialises on its first batch after an outage.
+  bool batch_ok = false;
+  for (int i = 0; i < 10 && !batch_ok; ++i) {
+    batch_ok = post(client, "/ticks", batch_body("batch-after-", 20)).status == 200;
+  }
+  ASSERT_TRUE(batch_ok) << api.process->log_tail();
+  for (int i = 0; i < 20; ++i) acknowledged.insert("batch-after-" + std::to_string(i));
+
+  // Every acknowledged tick is in the topic exactly once (read_committed).
+  ::setenv("AUDITOR_IT_BOOTSTRAP_SERVERS", broker.bootstrap().c_str(), 1);
+  test::ConsumeOptions options;
+  options.idle = seconds(3);
+  options.deadline = deadline_in(seconds(60));
+  std::map<std::string, int> seen;
+  for (const auto& r : test::consume_all(topic, options)) {
+    ++seen[json::parse(*r.value).at("process_name").get<std::string>()];
+  }
+  for (const auto& name : acknowledged) EXPECT_EQ(seen[name], 1) << name;
+  for (const auto& [name, times] : seen) {
+    EXPECT_TRUE(acknowledged.contains(name) || name.rfind("after-", 0) == 0 ||
+                name.rfind("down-", 0) == 0)
+        << name;
+    // A batch answered 503 was aborted: none of it may be visible.
+    EXPECT_EQ(name.rfind("batch-down-", 0), std::string::npos) << name;
+  }
+  EXPECT_EQ(stop(*api.process), "");
+}
+
+}  // namespace
+}  // namespace auditor::api_test

@@ -1,0 +1,104 @@
+// Tick API validation without a broker: FastAPI-style errors, and the contract that every
+// tick the API accepts is accepted by the worker's parser (topology/tick_parser.h), byte
+// for byte as it is produced.
+#include <gtest/gtest.h>
+
+#include "topology/tick_parser.h"
+#include "worker/tick_api_validation.h"
+
+namespace auditor::tick_api {
+namespace {
+
+using nlohmann::json;
+using Params = std::multimap<std::string, std::string>;
+
+Errors errors_of(const Validated<TickInput>& v) {
+  const auto* e = std::get_if<Errors>(&v);
+  return e != nullptr ? *e : Errors{};
+}
+
+TEST(TickApiValidation, QueryParametersLastOneWins) {
+  const auto v = tick_from_query(
+      {{"process_name", "a"}, {"process_name", "b"}, {"process_activity", "x"}, {"count", "+4"}});
+  ASSERT_TRUE(std::holds_alternative<TickInput>(v));
+  EXPECT_EQ(std::get<TickInput>(v).process_name, "b");
+  EXPECT_EQ(std::get<TickInput>(v).count, 4);
+}
+
+TEST(TickApiValidation, ReportsEveryBadFieldAtOnce) {
+  const auto errors = errors_of(tick_from_query({{"process_name", ""}, {"count", "x"}}));
+  ASSERT_EQ(errors.size(), 3U);
+  EXPECT_EQ(errors[0].loc, json({"query", "process_name"}));
+  EXPECT_EQ(errors[0].type, "string_too_short");
+  EXPECT_EQ(errors[1].loc, json({"query", "process_activity"}));
+  EXPECT_EQ(errors[1].type, "missing");
+  EXPECT_EQ(errors[2].loc, json({"query", "count"}));
+  EXPECT_EQ(errors[2].type, "int_parsing");
+  const auto body = error_body(errors);
+  EXPECT_EQ(body.at("detail").size(), 3U);
+  EXPECT_EQ(body.dump().rfind(R"({"detail":[{"type":"string_too_short","loc":["query",)", 0), 0U);
+}
+
+TEST(TickApiValidation, NamesAreLimitedInBytesNotCharacters) {
+  // 128 two-byte characters = 256 bytes: allowed; one more character is not.
+  std::string name;
+  for (int i = 0; i < 128; ++i) name += "\xc3\xa9";
+  EXPECT_TRUE(std::holds_alternative<TickInput>(
+      tick_from_query({{"process_name", name}, {"process_activity", "a"}})));
+  EXPECT_EQ(errors_of(tick_from_query({{"process_name", name + "e"}, {"process_activity", "a"}}))
+                .at(0)
+                .type,
+            "string_too_long");
+}
+
+TEST(TickApiValidation, RejectsMalformedUtf8InQueries) {
+  for (const std::string bad : {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\xe2\x82"}) {
+    EXPECT_EQ(errors_of(tick_from_query({{"process_name", bad}, {"process_activity", "a"}}))
+                  .at(0)
+                  .type,
+              "string_unicode")
+        << bad;
+  }
+}
+
+TEST(TickApiValidation, BatchErrorsNameTheElement) {
+  const auto v = ticks_from_json(R"([{"process_name":"a","process_activity":"b"},{"count":2}])");
+  const auto* errors = std::get_if<Errors>(&v);
+  ASSERT_NE(errors, nullptr);
+  ASSERT_EQ(errors->size(), 2U);
+  EXPECT_EQ((*errors)[0].loc, json({"body", 1, "process_name"}));
+  EXPECT_EQ((*errors)[1].loc, json({"body", 1, "process_activity"}));
+}
+
+TEST(TickApiValidation, KeyIsCanonicalAndUnambiguous) {
+  const TickInput a{"a|b", "c", 1};
+  const TickInput b{"a", "b|c", 1};
+  EXPECT_NE(record_key(a), record_key(b));
+  EXPECT_EQ(record_key(a), R"({"process_activity":"c","process_name":"a|b"})");
+}
+
+TEST(TickApiValidation, WhatTheApiAcceptsTheWorkerAccepts) {
+  std::string long_name;
+  for (int i = 0; i < 64; ++i) long_name += "\xf0\x9f\x98\x80";  // 256 bytes of emoji
+  const std::vector<std::string> bodies = {
+      R"({"process_name":"auth","process_activity":"login"})",
+      R"({"process_name":"a\"b\\c","process_activity":"\u0000\n","count":1000000000})",
+      json{{"process_name", long_name}, {"process_activity", "</script>"}, {"count", 1}}.dump(),
+      R"({"process_name":"x","process_activity":"y","count":1,"extra":{"deep":[1,2]}})",
+  };
+  TickParser parser;
+  for (const auto& body : bodies) {
+    const auto v = tick_from_json(body);
+    ASSERT_TRUE(std::holds_alternative<TickInput>(v)) << body;
+    const auto& tick = std::get<TickInput>(v);
+    const std::string record = record_value(tick);
+    const auto parsed = parser.parse(record.data(), record.size());
+    ASSERT_TRUE(parsed.tick) << record << ": " << parsed.error->message;
+    EXPECT_EQ(parsed.tick->process_name, tick.process_name);
+    EXPECT_EQ(parsed.tick->process_activity, tick.process_activity);
+    EXPECT_EQ(parsed.tick->count, tick.count);
+  }
+}
+
+}  // namespace
+}  // namespace auditor::tick_api

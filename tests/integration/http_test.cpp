@@ -1,0 +1,1166 @@
+// The worker's HTTP endpoints against a real broker (issue 4, "Tests", first bullet).
+//
+// 1. /metrics: a known data set (N valid ticks, B invalid ones of known reasons, late
+//    ticks made deterministic like end_to_end_test does); every scrape must parse as strict
+//    Prometheus text (format 0.0.4) and follow the naming conventions, and once processing
+//    is done the counters must equal what was produced.
+// 2. /readyz: after a state wipe the worker restores its tasks from the changelog; /readyz
+//    is 503 (or not listening) before and 200 only once the restore is done; /healthz 200.
+// 3. /rollups: after every window of the data is final, the answers equal the values
+//    published to the output topic, for several keys and each window size; bad parameters
+//    get 400 with a one-line error; with two replicas a key answers 404 naming its
+//    partition on the replica that does not own it and 200 (same values) on the other.
+//
+// Grace is 1h and the data spans 30 minutes, so no data tick can be late whatever order
+// the worker reads partitions in; lateness is provoked explicitly with advancer ticks.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/harness.h"
+
+namespace auditor::it {
+namespace {
+
+using namespace std::chrono_literals;
+using Labels = std::map<std::string, std::string>;
+
+// ---------------------------------------------------------------------------------------
+// A strict parser of the Prometheus text exposition format 0.0.4.
+
+struct PromSample {
+  std::string name;
+  Labels labels;
+  double value = 0;
+  int line = 0;
+};
+
+struct PromFamily {
+  std::string type;  // counter, gauge, histogram, summary, untyped
+  std::optional<std::string> help;
+  std::vector<std::size_t> samples;  // indexes into Exposition::samples
+};
+
+struct Exposition {
+  std::map<std::string, PromFamily> families;
+  std::vector<PromSample> samples;
+  std::vector<std::string> errors;
+
+  // The value of the series with exactly these labels.
+  [[nodiscard]] std::optional<double> value(const std::string& name,
+                                            const Labels& labels = {}) const {
+    for (const auto& s : samples) {
+      if (s.name == name && s.labels == labels) return s.value;
+    }
+    return std::nullopt;
+  }
+  [[nodiscard]] std::vector<const PromSample*> series(const std::string& name) const {
+    std::vector<const PromSample*> out;
+    for (const auto& s : samples) {
+      if (s.name == name) out.push_back(&s);
+    }
+    return out;
+  }
+};
+
+bool is_name_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
+bool is_name_char(char c) {
+  return is_name_start(c) || (c >= '0' && c <= '9');
+}
+bool is_label_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_label_char(char c) {
+  return is_label_start(c) || (c >= '0' && c <= '9');
+}
+
+// A metric name at `pos`; empty when there is none.
+std::string take_name(const std::string& line, std::size_t& pos) {
+  const std::size_t start = pos;
+  if (pos < line.size() && is_name_start(line[pos])) {
+    ++pos;
+    while (pos < line.size() && is_name_char(line[pos])) ++pos;
+  }
+  return line.substr(start, pos - start);
+}
+
+// Go's strconv.ParseFloat subset that Prometheus writes: decimal floats and the specials.
+std::optional<double> parse_value(const std::string& text) {
+  if (text == "+Inf" || text == "Inf") return HUGE_VAL;
+  if (text == "-Inf") return -HUGE_VAL;
+  if (text == "NaN") return std::nan("");
+  static const std::regex number(R"([+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?)");
+  if (!std::regex_match(text, number)) return std::nullopt;
+  return std::strtod(text.c_str(), nullptr);
+}
+
+// HELP docstrings may escape only backslash and newline.
+bool valid_help_escapes(const std::string& text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') continue;
+    if (i + 1 >= text.size() || (text[i + 1] != '\\' && text[i + 1] != 'n')) return false;
+    ++i;
+  }
+  return true;
+}
+
+// The family a sample belongs to: its own name, or the histogram/summary it is part of.
+std::optional<std::string> family_of(const Exposition& e, const std::string& name) {
+  if (e.families.contains(name)) return name;
+  for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+    if (!name.ends_with(suffix)) continue;
+    const std::string base = name.substr(0, name.size() - std::string_view(suffix).size());
+    const auto it = e.families.find(base);
+    if (it != e.families.end() &&
+        (it->second.type == "histogram" ||
+         (it->second.type == "summary" && std::string_view(suffix) != "_bucket"))) {
+      return base;
+    }
+  }
+  return std::nullopt;
+}
+
+void check_histograms(Exposition& e) {
+  for (const auto& [name, family] : e.families) {
+    if (family.type != "histogram") continue;
+    // Buckets grouped by their labels other than `le`.
+    std::map<Labels, std::vector<const PromSample*>> groups;
+    std::map<Labels, double> counts;
+    std::set<Labels> sums;
+    for (const std::size_t i : family.samples) {
+      const PromSample& s = e.samples[i];
+      Labels rest = s.labels;
+      if (s.name == name + "_bucket") {
+        if (rest.erase("le") == 0) {
+          e.errors.push_back("line " + std::to_string(s.line) + ": " + s.name + " without le");
+          continue;
+        }
+        groups[rest].push_back(&s);
+      } else if (s.name == name + "_count") {
+        counts[rest] = s.value;
+      } else if (s.name == name + "_sum") {
+        sums.insert(rest);
+      } else {
+        e.errors.push_back("line " + std::to_string(s.line) + ": histogram " + name +
+                           " has a plain sample " + s.name);
+      }
+    }
+    if (groups.empty()) e.errors.push_back("histogram " + name + " has no buckets");
+    for (const auto& [labels, buckets] : groups) {
+      double previous_le = -HUGE_VAL;
+      double previous_value = 0;
+      for (const PromSample* b : buckets) {
+        const auto le = parse_value(b->labels.at("le"));
+        if (!le || std::isnan(*le)) {
+          e.errors.push_back("line " + std::to_string(b->line) + ": le=\"" + b->labels.at("le") +
+                             "\" is not a number");
+          continue;
+        }
+        if (*le <= previous_le) {
+          e.errors.push_back("line " + std::to_string(b->line) + ": buckets of " + name +
+                             " not in increasing le order");
+        }
+        if (b->value < previous_value) {
+          e.errors.push_back("line " + std::to_string(b->line) + ": buckets of " + name +
+                             " not cumulative (" + std::to_string(b->value) + " after " +
+                             std::to_string(previous_value) + ")");
+        }
+        previous_le = *le;
+        previous_value = b->value;
+      }
+      const PromSample* last = buckets.back();
+      if (last->labels.at("le") != "+Inf") {
+        e.errors.push_back("histogram " + name + ": the last bucket is le=\"" +
+                           last->labels.at("le") + "\", not le=\"+Inf\"");
+      }
+      const auto count = counts.find(labels);
+      if (count == counts.end()) {
+        e.errors.push_back("histogram " + name + " has no _count");
+      } else if (count->second != last->value) {
+        e.errors.push_back("histogram " + name + ": _count " + std::to_string(count->second) +
+                           " differs from the +Inf bucket " + std::to_string(last->value));
+      }
+      if (!sums.contains(labels)) e.errors.push_back("histogram " + name + " has no _sum");
+    }
+  }
+}
+
+Exposition parse_exposition(const std::string& text) {
+  Exposition e;
+  auto error = [&](int line, const std::string& what) {
+    e.errors.push_back("line " + std::to_string(line) + ": " + what);
+  };
+  if (text.empty()) {
+    e.errors.push_back("empty exposition");
+    return e;
+  }
+  if (text.back() != '\n') e.errors.push_back("the last line does not end with a newline");
+  std::set<std::string> series_seen;
+  std::string previous_family;
+  std::set<std::string> finished_families;  // families whose samples are over
+  int number = 0;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(begin, end - begin);
+    begin = end + 1;
+    ++number;
+    if (line.empty()) continue;
+    if (line.find('\r') != std::string::npos) error(number, "carriage return");
+    if (line[0] == '#') {
+      const bool help = line.starts_with("# HELP ");
+      const bool type = line.starts_with("# TYPE ");
+      if (!help && !type) continue;  // a comment
+      std::size_t pos = 7;
+      const std::string name = take_name(line, pos);
+      if (name.empty()) {
+        error(number, "no metric name after # HELP/# TYPE");
+        continue;
+      }
+      if (help) {
+        std::string doc;
+        if (pos < line.size()) {
+          if (line[pos] != ' ') {
+            error(number, "bad metric name in HELP");
+            continue;
+          }
+          doc = line.substr(pos + 1);
+        }
+        if (!valid_help_escapes(doc)) error(number, "HELP of " + name + " has a bad escape");
+        PromFamily& f = e.families[name];
+        if (f.help) error(number, "second HELP for " + name);
+        f.help = doc;
+      } else {
+        if (pos >= line.size() || line[pos] != ' ') {
+          error(number, "TYPE without a type");
+          continue;
+        }
+        const std::string t = line.substr(pos + 1);
+        if (t != "counter" && t != "gauge" && t != "histogram" && t != "summary" &&
+            t != "untyped") {
+          error(number, "unknown type '" + t + "'");
+        }
+        PromFamily& f = e.families[name];
+        if (!f.type.empty()) error(number, "second TYPE for " + name);
+        if (!f.samples.empty()) error(number, "TYPE of " + name + " after its samples");
+        f.type = t;
+      }
+      continue;
+    }
+    // A sample: name{label="value",...} value [timestamp]
+    std::size_t pos = 0;
+    PromSample s;
+    s.line = number;
+    s.name = take_name(line, pos);
+    if (s.name.empty()) {
+      error(number, "not a sample: " + line);
+      continue;
+    }
+    bool ok = true;
+    if (pos < line.size() && line[pos] == '{') {
+      ++pos;
+      while (ok && pos < line.size() && line[pos] != '}') {
+        const std::size_t label_start = pos;
+        if (!is_label_start(line[pos])) {
+          ok = false;
+          break;
+        }
+        while (pos < line.size() && is_label_char(line[pos])) ++pos;
+        const std::string label = line.substr(label_start, pos - label_start);
+        if (label.starts_with("__")) error(number, "reserved label name " + label);
+        if (pos + 1 >= line.size() || line[pos] != '=' || line[pos + 1] != '"') {
+          ok = false;
+          break;
+        }
+        pos += 2;
+        std::string value;
+        bool closed = false;
+        while (pos < line.size()) {
+          const char c = line[pos++];
+          if (c == '"') {
+            closed = true;
+            break;
+          }
+          if (c == '\\') {
+            if (pos >= line.size()) break;
+            const char escaped = line[pos++];
+            if (escaped == '\\') {
+              value += '\\';
+            } else if (escaped == '"') {
+              value += '"';
+            } else if (escaped == 'n') {
+              value += '\n';
+            } else {
+              error(number, std::string("bad escape \\") + escaped + " in label " + label);
+            }
+            continue;
+          }
+          value += c;
+        }
+        if (!closed) {
+          ok = false;
+          break;
+        }
+        if (!s.labels.emplace(label, value).second) error(number, "label " + label + " twice");
+        if (pos < line.size() && line[pos] == ',') ++pos;
+      }
+      if (ok && (pos >= line.size() || line[pos] != '}')) ok = false;
+      ++pos;
+    }
+    if (!ok) {
+      error(number, "malformed labels: " + line);
+      continue;
+    }
+    if (pos >= line.size() || line[pos] != ' ') {
+      error(number, "no space before the value: " + line);
+      continue;
+    }
+    ++pos;
+    const std::size_t space = line.find(' ', pos);
+    const std::string value_text = line.substr(pos, space == std::string::npos ? std::string::npos
+                                                                                : space - pos);
+    const auto value = parse_value(value_text);
+    if (!value) {
+      error(number, "bad value '" + value_text + "'");
+      continue;
+    }
+    s.value = *value;
+    if (space != std::string::npos) {
+      static const std::regex timestamp("-?[0-9]+");
+      if (!std::regex_match(line.substr(space + 1), timestamp)) {
+        error(number, "bad timestamp or trailing text: " + line);
+      }
+    }
+    const auto family = family_of(e, s.name);
+    if (!family || e.families.at(*family).type.empty()) {
+      error(number, "sample " + s.name + " has no TYPE declared before it");
+      continue;
+    }
+    PromFamily& f = e.families.at(*family);
+    if (*family != previous_family) {
+      if (!previous_family.empty()) finished_families.insert(previous_family);
+      if (finished_families.contains(*family)) {
+        error(number, "samples of " + *family + " are not grouped together");
+      }
+      previous_family = *family;
+    }
+    if ((f.type == "counter" || f.type == "gauge") && s.name != *family) {
+      error(number, "sample " + s.name + " of " + f.type + " " + *family);
+    }
+    if (f.type == "counter" && (std::isnan(s.value) || s.value < 0)) {
+      error(number, "counter " + s.name + " is " + value_text);
+    }
+    std::string series = s.name + "{";
+    for (const auto& [k, v] : s.labels) series += k + "=\"" + v + "\",";
+    series += "}";
+    if (!series_seen.insert(series).second) error(number, "duplicate series " + series);
+    f.samples.push_back(e.samples.size());
+    e.samples.push_back(std::move(s));
+  }
+  for (const auto& [name, family] : e.families) {
+    if (family.type.empty()) e.errors.push_back(name + " has a HELP but no TYPE");
+  }
+  check_histograms(e);
+  return e;
+}
+
+// The naming conventions of https://prometheus.io/docs/practices/naming/.
+std::vector<std::string> naming_problems(const Exposition& e) {
+  std::vector<std::string> out;
+  static const std::set<std::string> non_base_units = {
+      "milliseconds", "ms",        "microseconds", "us",        "nanoseconds", "ns",
+      "minutes",      "hours",     "days",         "kilobytes", "kb",          "kib",
+      "megabytes",    "mb",        "mib",          "gigabytes", "gb",          "percent",
+      "millis",       "kilobyte",  "megabyte",     "bits"};
+  for (const auto& [name, family] : e.families) {
+    if (!name.starts_with("auditor_")) out.push_back(name + ": no auditor_ prefix");
+    if (name.find(':') != std::string::npos) out.push_back(name + ": ':' is for recording rules");
+    if (!family.help || family.help->empty()) out.push_back(name + ": no HELP text");
+    if (family.type == "counter" && !name.ends_with("_total")) {
+      out.push_back(name + ": a counter whose name does not end in _total");
+    }
+    if (family.type != "counter" && name.ends_with("_total")) {
+      out.push_back(name + ": a " + family.type + " named like a counter (_total)");
+    }
+    std::string base = name;
+    if (base.ends_with("_total")) base.resize(base.size() - 6);
+    std::stringstream parts(name);
+    for (std::string part; std::getline(parts, part, '_');) {
+      if (non_base_units.contains(part)) out.push_back(name + ": unit '" + part + "' is not a base unit");
+    }
+    for (const char* timeish : {"duration", "latency", "seconds", "time"}) {
+      if (base.find(timeish) != std::string::npos && !base.ends_with("_seconds") &&
+          !base.ends_with("_timestamp_seconds")) {
+        out.push_back(name + ": a time without the _seconds unit suffix");
+      }
+    }
+    for (const char* sizeish : {"memory", "bytes"}) {
+      if (base.find(sizeish) != std::string::npos && !base.ends_with("_bytes")) {
+        out.push_back(name + ": a size without the _bytes unit suffix");
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+
+struct HttpReply {
+  int status = 0;  // 0: no connection / no answer
+  std::string body;
+  std::string content_type;
+};
+
+HttpReply http_get(int port, const std::string& target) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1, 0);
+  client.set_read_timeout(10, 0);
+  const auto res = client.Get(target.c_str());
+  if (!res) return {};
+  return {res->status, res->body, res->get_header_value("Content-Type")};
+}
+
+std::string url_encode(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    }
+  }
+  return out;
+}
+
+std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    out += (out.empty() ? "?" : "&") + url_encode(k) + "=" + url_encode(v);
+  }
+  return out;
+}
+
+// /rollups for a key, one window size (or all when empty), over [from, to).
+std::string rollups_target(const Key& key, const std::string& window, std::int64_t from,
+                           std::int64_t to) {
+  std::vector<std::pair<std::string, std::string>> params = {
+      {"process_name", key.name}, {"process_activity", key.activity}};
+  if (!window.empty()) params.emplace_back("window", window);
+  params.emplace_back("from", utc_text(from));
+  params.emplace_back("to", std::to_string(to));  // the other accepted form, epoch ms
+  return "/rollups" + query_string(params);
+}
+
+// The port the worker logged ("listening on port P"); -1 when it exited or the deadline
+// passed first.
+int wait_for_port(ChildProcess& worker, Deadline deadline) {
+  static const std::regex listening("listening on port ([0-9]+)");
+  for (;;) {
+    std::ifstream log(worker.log_file());
+    std::stringstream text;
+    text << log.rdbuf();
+    const std::string s = text.str();
+    std::smatch m;
+    if (std::regex_search(s, m, listening)) return std::stoi(m[1].str());
+    if (!worker.running() || Clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+// One scrape, parsed; the parse and naming problems of every scrape are collected.
+struct Scraper {
+  int port = 0;
+  std::vector<std::string> problems;
+  int scrapes = 0;
+
+  std::optional<Exposition> scrape() {
+    const HttpReply reply = http_get(port, "/metrics");
+    if (reply.status != 200) {
+      problems.push_back("GET /metrics answered " + std::to_string(reply.status));
+      return std::nullopt;
+    }
+    ++scrapes;
+    if (!reply.content_type.starts_with("text/plain")) {
+      problems.push_back("GET /metrics Content-Type " + reply.content_type);
+    }
+    Exposition e = parse_exposition(reply.body);
+    for (const auto& p : e.errors) problems.push_back("scrape " + std::to_string(scrapes) + ": " + p);
+    for (const auto& p : naming_problems(e)) {
+      problems.push_back("scrape " + std::to_string(scrapes) + ": " + p);
+    }
+    if (!e.errors.empty() && problems.size() < 200) {
+      problems.push_back("body of scrape " + std::to_string(scrapes) + ":\n" + reply.body);
+    }
+    return e;
+  }
+};
+
+double value_or_nan(const Exposition& e, const std::string& name, const Labels& labels = {}) {
+  return e.value(name, labels).value_or(std::nan(""));
+}
+
+// ---------------------------------------------------------------------------------------
+// Test data
+
+constexpr int kPartitions = 4;
+
+// A bad record and the `reason` label it must be counted under.
+struct BadRecord {
+  std::optional<std::string> value;
+  std::string reason;
+};
+
+std::vector<BadRecord> bad_records() {
+  std::string too_large = R"({"process_name":"a","process_activity":"b","pad":")";
+  too_large += std::string(65537 - too_large.size() - 2, 'p') + "\"}";
+  return {
+      {std::nullopt, "null_value"},
+      {std::nullopt, "null_value"},
+      {too_large, "too_large"},
+      {std::string("{\"process_name\":\"\xff\",\"process_activity\":\"b\"}"), "invalid_utf8"},
+      {std::string("{\"process_name\":\"\xc0\xaf\",\"process_activity\":\"b\"}"), "invalid_utf8"},
+      {std::string("{not json"), "not_json"},
+      {std::string(R"({"process_name":"a","process_activity":"b"} x)"), "not_json"},
+      {std::string(R"({"process_name":"a","process_activity":"b")"), "not_json"},
+      {std::string("[1,2,3]"), "not_object"},
+      {std::string("42"), "not_object"},
+      {std::string(R"({"process_activity":"b","count":2})"), "missing_field"},
+      {std::string(R"({"process_name":"a","process_activity":"b","count":"5"})"), "wrong_type"},
+      {std::string(R"({"process_name":7,"process_activity":"b"})"), "wrong_type"},
+      {std::string(R"({"process_name":"a","process_name":"z","process_activity":"b"})"),
+       "duplicate_field"},
+      {std::string(R"({"process_name":"","process_activity":"b"})"), "empty_name"},
+      {tick_json(std::string(257, 'n'), "b", 1), "name_too_long"},
+      {std::string(R"({"process_name":"a","process_activity":"b","count":0})"),
+       "count_out_of_range"},
+      {std::string(R"({"process_name":"a","process_activity":"b","count":1000000001})"),
+       "count_out_of_range"},
+      {std::string(R"({"process_name":"a","process_activity":"b","timestamp":"yesterday"})"),
+       "bad_timestamp"},
+      {std::string(R"({"process_name":"a","process_activity":"b","timestamp":"2026-02-30T00:00:00Z"})"),
+       "bad_timestamp"},
+  };
+}
+
+const std::vector<std::string> kReasons = {
+    "null_value", "too_large",       "invalid_utf8", "not_json",  "not_object",         "missing_field",
+    "wrong_type", "duplicate_field", "empty_name",   "name_too_long", "count_out_of_range", "bad_timestamp"};
+
+// Keys that need URL encoding and an unambiguous key encoding, plus probes until every
+// repartition partition holds at least one key.
+std::vector<Key> query_keys() {
+  std::vector<Key> keys = {{"auth", "login"},
+                           {"a|b", "c"},
+                           {"a", "b|c"},
+                           {"quote\"d", "back\\slash"},
+                           {"ünïcødé 服务", "emoji 😀"},
+                           {"a&b=c+d %20", "?#/;"},
+                           {std::string(256, 'x'), "long name"}};
+  std::set<int> covered;
+  for (const Key& k : keys) covered.insert(repartition_partition(k, kPartitions));
+  for (int i = 0; covered.size() < static_cast<std::size_t>(kPartitions); ++i) {
+    Key probe{"probe", "p" + std::to_string(i)};
+    if (covered.insert(repartition_partition(probe, kPartitions)).second) keys.push_back(probe);
+  }
+  return keys;
+}
+
+std::string labels_text(const Labels& labels) {
+  std::string out = "{";
+  for (const auto& [k, v] : labels) out += (out.size() > 1 ? "," : "") + k + "=\"" + v + "\"";
+  return out + "}";
+}
+
+// Waits for the worker to have consumed `input_records` in stage 1, committed every input
+// offset, and consumed in stage 2 everything stage 1 produced. Returns the last scrape.
+std::optional<Exposition> wait_until_processed(const WorkerConfig& cfg, Scraper& scraper,
+                                               ChildProcess& worker, double input_records,
+                                               Deadline deadline) {
+  std::optional<Exposition> last;
+  (void)wait_for(
+      [&] {
+        if (!input_consumed(cfg, kPartitions)) return false;
+        last = scraper.scrape();
+        if (!last) return false;
+        const double in = value_or_nan(*last, "auditor_records_consumed_total",
+                                       {{"stage", "ingest"}, {"topic", "input"}});
+        const double repartition_out = value_or_nan(*last, "auditor_records_produced_total",
+                                                    {{"stage", "ingest"}, {"topic", "repartition"}});
+        const double repartition_in = value_or_nan(
+            *last, "auditor_records_consumed_total", {{"stage", "aggregate"}, {"topic", "repartition"}});
+        return in == input_records && repartition_in == repartition_out;
+      },
+      deadline, worker);
+  return last;
+}
+
+// ---------------------------------------------------------------------------------------
+
+// The parser itself must be strict, or test 1 proves nothing.
+TEST(WorkerHttp, PrometheusParserRejectsMalformedText) {
+  const std::string good =
+      "# HELP auditor_x_total Things.\n# TYPE auditor_x_total counter\n"
+      "auditor_x_total{a=\"q\\\"\\\\\\n\"} 3\n"
+      "# HELP auditor_d_seconds D.\n# TYPE auditor_d_seconds histogram\n"
+      "auditor_d_seconds_bucket{le=\"0.1\"} 1\nauditor_d_seconds_bucket{le=\"+Inf\"} 2\n"
+      "auditor_d_seconds_sum 0.3\nauditor_d_seconds_count 2\n";
+  const Exposition ok = parse_exposition(good);
+  EXPECT_TRUE(ok.errors.empty()) << first_lines(ok.errors);
+  EXPECT_TRUE(naming_problems(ok).empty()) << first_lines(naming_problems(ok));
+  EXPECT_EQ(ok.value("auditor_x_total", {{"a", "q\"\\\n"}}), 3.0);
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"no TYPE", "auditor_y 1\n"},
+      {"bad escape", "# TYPE auditor_x_total counter\nauditor_x_total{a=\"\\t\"} 1\n"},
+      {"unterminated label", "# TYPE auditor_x_total counter\nauditor_x_total{a=\"x} 1\n"},
+      {"bad value", "# TYPE auditor_x_total counter\nauditor_x_total 1x\n"},
+      {"no newline at end", "# TYPE auditor_x_total counter\nauditor_x_total 1"},
+      {"duplicate series", "# TYPE auditor_g gauge\nauditor_g 1\nauditor_g 2\n"},
+      {"TYPE twice", "# TYPE auditor_g gauge\n# TYPE auditor_g gauge\nauditor_g 1\n"},
+      {"not grouped",
+       "# TYPE auditor_g gauge\n# TYPE auditor_h gauge\nauditor_g{a=\"1\"} 1\nauditor_h 1\n"
+       "auditor_g{a=\"2\"} 1\n"},
+      {"not cumulative",
+       "# TYPE auditor_d_seconds histogram\nauditor_d_seconds_bucket{le=\"0.1\"} 3\n"
+       "auditor_d_seconds_bucket{le=\"+Inf\"} 2\nauditor_d_seconds_sum 1\n"
+       "auditor_d_seconds_count 2\n"},
+      {"+Inf != count",
+       "# TYPE auditor_d_seconds histogram\nauditor_d_seconds_bucket{le=\"+Inf\"} 2\n"
+       "auditor_d_seconds_sum 1\nauditor_d_seconds_count 3\n"},
+      {"no +Inf bucket",
+       "# TYPE auditor_d_seconds histogram\nauditor_d_seconds_bucket{le=\"1\"} 2\n"
+       "auditor_d_seconds_sum 1\nauditor_d_seconds_count 2\n"},
+      {"negative counter", "# TYPE auditor_x_total counter\nauditor_x_total -1\n"},
+  };
+  for (const auto& [what, text] : bad) {
+    EXPECT_FALSE(parse_exposition(text).errors.empty()) << "accepted: " << what;
+  }
+  const std::vector<std::pair<std::string, std::string>> badly_named = {
+      {"counter without _total", "# HELP auditor_x X.\n# TYPE auditor_x counter\nauditor_x 1\n"},
+      {"no prefix", "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n"},
+      {"milliseconds", "# HELP auditor_d_ms D.\n# TYPE auditor_d_ms gauge\nauditor_d_ms 1\n"},
+      {"gauge _total", "# HELP auditor_g_total G.\n# TYPE auditor_g_total gauge\nauditor_g_total 1\n"},
+      {"memory not bytes", "# HELP auditor_memory M.\n# TYPE auditor_memory gauge\nauditor_memory 1\n"},
+  };
+  for (const auto& [what, text] : badly_named) {
+    EXPECT_FALSE(naming_problems(parse_exposition(text)).empty()) << "accepted: " << what;
+  }
+}
+
+TEST(WorkerHttp, MetricsMatchWhatWasProducedAndParseAsPrometheusText) {
+  WorkerConfig cfg = unique_worker_config("http-metrics");
+  cfg.commit_interval = "500ms";
+  std::cerr << "app id " << cfg.app_id << "\n";
+  test::create_topic(cfg.input_topic, kPartitions);
+
+  const std::int64_t day = utc_day_start(3);
+  const std::int64_t base = day + 10 * kHour;
+  const auto seed = static_cast<std::uint64_t>(now_ms());
+  ExpectedRollups expected;
+  const std::vector<Key> keys = {{"auth", "login"}, {"auth", "logout"}, {"db", "query"},
+                                 {"cache", "miss"}, {"a|b", "c"},       {"a", "b|c"}};
+  const std::vector<test::OutRecord> valid =
+      random_ticks(keys, 1500, kPartitions, base, 30 * kMinute, seed, expected);
+  const std::vector<BadRecord> bad = bad_records();
+  std::map<std::string, double> invalid_by_reason;
+  for (const auto& b : bad) invalid_by_reason[b.reason] += 1;
+
+  test::Producer producer;
+  const std::size_t every = valid.size() / bad.size();
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    producer.send(cfg.input_topic, valid[i]);
+    if (i % every == 0 && i / every < bad.size()) {
+      const std::size_t b = i / every;
+      producer.send(cfg.input_topic,
+                    {static_cast<std::int32_t>(b % kPartitions), std::nullopt, bad[b].value, 0});
+    }
+  }
+  producer.flush(deadline_in(30s));
+  double records = static_cast<double>(valid.size() + bad.size());
+  double valid_ticks = static_cast<double>(valid.size());
+
+  const auto started = Clock::now();
+  auto worker = start_worker(cfg, 1);
+  Scraper scraper{wait_for_port(*worker, deadline_in(30s))};
+  ASSERT_GT(scraper.port, 0) << "no 'listening on port' in the log\n" << worker_report(*worker);
+
+  auto processed = wait_until_processed(cfg, scraper, *worker, records, deadline_in(60s));
+  ASSERT_TRUE(processed) << worker_report(*worker);
+  ASSERT_EQ(value_or_nan(*processed, "auditor_records_consumed_total",
+                         {{"stage", "ingest"}, {"topic", "input"}}),
+            records)
+      << "the data was not processed\n"
+      << worker_report(*worker);
+
+  // Late ticks, deterministic: advancers push K's task to 11:10 and K2's to 12:10 after all
+  // data went through; then each late tick lies in its own 1m bucket, so each one is its
+  // own pre-aggregated record: late for 1m (K) or 1m and 1h (K2).
+  const Key k = keys[0];
+  const Key k2 = *std::find_if(keys.begin(), keys.end(), [&](const Key& c) {
+    return repartition_partition(c, kPartitions) != repartition_partition(k, kPartitions);
+  });
+  producer.send(cfg.input_topic,
+                {0, std::nullopt, tick_json(k.name, k.activity, 4, std::to_string(base + 70 * kMinute)), 0});
+  producer.send(cfg.input_topic,
+                {1, std::nullopt, tick_json(k2.name, k2.activity, 6, std::to_string(base + 130 * kMinute)), 0});
+  producer.flush(deadline_in(30s));
+  records += 2;
+  valid_ticks += 2;
+  processed = wait_until_processed(cfg, scraper, *worker, records, deadline_in(30s));
+  ASSERT_TRUE(processed) << worker_report(*worker);
+
+  const std::vector<std::pair<Key, std::int64_t>> late_ticks = {
+      {k, base + 2 * kMinute + 10'000},   {k, base + 3 * kMinute + 20'500},
+      {k, base + 4 * kMinute + 59'999},   {k2, base + 20 * kMinute + 1000},
+      {k2, base + 21 * kMinute + 2000}};
+  for (std::size_t i = 0; i < late_ticks.size(); ++i) {
+    const auto& [key, event] = late_ticks[i];
+    producer.send(cfg.input_topic, {static_cast<std::int32_t>(i % kPartitions), std::nullopt,
+                                    tick_json(key.name, key.activity, 3, std::to_string(event)), 0});
+  }
+  producer.flush(deadline_in(30s));
+  records += static_cast<double>(late_ticks.size());
+  valid_ticks += static_cast<double>(late_ticks.size());
+  const double late = static_cast<double>(late_ticks.size());
+  processed = wait_until_processed(cfg, scraper, *worker, records, deadline_in(30s));
+  ASSERT_TRUE(processed) << worker_report(*worker);
+  std::cerr << "processed after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms, " << scraper.scrapes << " scrapes\n";
+
+  // The topics, to compare the produced counters with.
+  const auto output = test::consume_all(cfg.output_topic, {.idle = 1500ms});
+  const auto dlq = test::consume_all(cfg.dlq_topic, {.idle = 500ms});
+
+  // Gauges are published about once a second: wait for a snapshot with no lag left.
+  std::optional<Exposition> m;
+  std::string lag_left;
+  const bool no_lag = wait_for(
+      [&] {
+        m = scraper.scrape();
+        if (!m) return false;
+        lag_left.clear();
+        for (const PromSample* s : m->series("auditor_consumer_lag_records")) {
+          if (s->value != 0) {
+            lag_left += " " + labels_text(s->labels) + "=" + std::to_string(s->value);
+          }
+        }
+        return lag_left.empty() && !m->series("auditor_consumer_lag_records").empty();
+      },
+      deadline_in(8s), *worker);
+  ASSERT_TRUE(m);
+  const Exposition& e = *m;
+
+  EXPECT_TRUE(scraper.problems.empty())
+      << scraper.problems.size() << " problems in " << scraper.scrapes << " scrapes:\n"
+      << first_lines(scraper.problems, 40);
+
+  // Processing was clean, so the counters are exact (an aborted commit re-reads input).
+  EXPECT_EQ(value_or_nan(e, "auditor_transaction_aborts_total"), 0);
+  EXPECT_EQ(value_or_nan(e, "auditor_records_consumed_total", {{"stage", "ingest"}, {"topic", "input"}}),
+            records);
+  EXPECT_EQ(value_or_nan(e, "auditor_ticks_valid_total"), valid_ticks);
+  double invalid_total = 0;
+  for (const std::string& reason : kReasons) {
+    EXPECT_EQ(value_or_nan(e, "auditor_records_invalid_total", {{"reason", reason}}),
+              invalid_by_reason[reason])
+        << "reason " << reason;
+  }
+  for (const PromSample* s : e.series("auditor_records_invalid_total")) invalid_total += s->value;
+  EXPECT_EQ(invalid_total, static_cast<double>(bad.size()));
+  EXPECT_EQ(value_or_nan(e, "auditor_records_late_total"), late);
+  EXPECT_EQ(value_or_nan(e, "auditor_records_late_by_window_total", {{"window", "1m"}}), late);
+  EXPECT_EQ(value_or_nan(e, "auditor_records_late_by_window_total", {{"window", "1h"}}), 2);
+  EXPECT_EQ(value_or_nan(e, "auditor_records_late_by_window_total", {{"window", "1d"}}), 0);
+  EXPECT_EQ(value_or_nan(e, "auditor_dead_letters_total"), static_cast<double>(bad.size()) + late);
+  EXPECT_EQ(value_or_nan(e, "auditor_dead_letters_total"), static_cast<double>(dlq.size()))
+      << "the dead-letter topic holds " << dlq.size() << " records";
+  EXPECT_EQ(value_or_nan(e, "auditor_records_produced_total", {{"stage", "any"}, {"topic", "dlq"}}),
+            static_cast<double>(dlq.size()));
+  EXPECT_EQ(value_or_nan(e, "auditor_rollups_published_total"), static_cast<double>(output.size()))
+      << "the output topic holds " << output.size() << " records";
+  EXPECT_EQ(value_or_nan(e, "auditor_records_produced_total", {{"stage", "aggregate"}, {"topic", "output"}}),
+            static_cast<double>(output.size()));
+  EXPECT_GT(output.size(), 0U);
+  EXPECT_EQ(value_or_nan(e, "auditor_records_consumed_total", {{"stage", "aggregate"}, {"topic", "repartition"}}),
+            value_or_nan(e, "auditor_records_produced_total", {{"stage", "ingest"}, {"topic", "repartition"}}));
+  EXPECT_GT(value_or_nan(e, "auditor_records_produced_total", {{"stage", "ingest"}, {"topic", "repartition"}}), 0);
+  EXPECT_GT(value_or_nan(e, "auditor_records_produced_total", {{"stage", "aggregate"}, {"topic", "changelog"}}), 0);
+  const double commits = value_or_nan(e, "auditor_commits_total");
+  EXPECT_GT(commits, 0);
+  EXPECT_EQ(value_or_nan(e, "auditor_commit_duration_seconds_count"), commits);
+  EXPECT_GT(value_or_nan(e, "auditor_commit_duration_seconds_sum"), 0);
+  EXPECT_EQ(value_or_nan(e, "auditor_assigned_tasks"), kPartitions);
+  EXPECT_EQ(value_or_nan(e, "auditor_restoring_tasks"), 0);
+  EXPECT_EQ(value_or_nan(e, "auditor_restore_remaining_records"), 0);
+  EXPECT_GE(value_or_nan(e, "auditor_rebalances_total"), 1);
+  EXPECT_GT(value_or_nan(e, "auditor_process_resident_memory_bytes"), 0);
+  EXPECT_GT(value_or_nan(e, "auditor_rocksdb_estimated_keys"), 0);
+  EXPECT_GT(value_or_nan(e, "auditor_rocksdb_memory_bytes"), 0);
+  // Consumer lag: one series per assigned partition of each topic, all 0 once caught up.
+  std::set<std::string> lag_topics;
+  for (const PromSample* s : e.series("auditor_consumer_lag_records")) {
+    lag_topics.insert(s->labels.contains("topic") ? s->labels.at("topic") : "<none>");
+  }
+  EXPECT_EQ(e.series("auditor_consumer_lag_records").size(), 2U * kPartitions);
+  EXPECT_EQ(lag_topics, (std::set<std::string>{cfg.input_topic, cfg.app_id + "-ticks-repartition"}));
+  EXPECT_TRUE(no_lag) << "consumer lag not 0 after everything was consumed and committed:"
+                      << lag_left;
+
+  EXPECT_EQ(stop_worker(*worker, 15s), "");
+  std::cerr << "test took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms\n";
+  if (HasFailure()) {
+    std::cerr << worker_report(*worker);
+  } else {
+    clean_up(cfg);
+  }
+}
+
+TEST(WorkerHttp, ReadyzFlipsTo200OnlyAfterTheRestore) {
+  WorkerConfig cfg = unique_worker_config("http-ready");
+  cfg.commit_interval = "500ms";
+  std::cerr << "app id " << cfg.app_id << "\n";
+  test::create_topic(cfg.input_topic, kPartitions);
+  const std::int64_t day = utc_day_start(3);
+  const std::int64_t base = day + 10 * kHour;
+  ExpectedRollups expected;
+  const std::vector<Key> keys = {{"auth", "login"}, {"db", "query"}, {"cache", "miss"}};
+  test::Producer producer;
+  for (const auto& r : random_ticks(keys, 600, kPartitions, base, 30 * kMinute, 7, expected)) {
+    producer.send(cfg.input_topic, r);
+  }
+  producer.flush(deadline_in(30s));
+
+  // Run 1 builds the changelog.
+  const auto started = Clock::now();
+  auto first = start_worker(cfg, 1);
+  Scraper first_scraper{wait_for_port(*first, deadline_in(30s))};
+  ASSERT_GT(first_scraper.port, 0) << worker_report(*first);
+  const auto processed = wait_until_processed(cfg, first_scraper, *first, 600, deadline_in(60s));
+  ASSERT_TRUE(processed && value_or_nan(*processed, "auditor_records_consumed_total",
+                                        {{"stage", "ingest"}, {"topic", "input"}}) == 600)
+      << worker_report(*first);
+  const double changelog_records = value_or_nan(
+      *processed, "auditor_records_produced_total", {{"stage", "aggregate"}, {"topic", "changelog"}});
+  ASSERT_GT(changelog_records, 0);
+  const std::string query = rollups_target(keys[0], "", day, day + kDay);
+  const HttpReply before = http_get(first_scraper.port, query);
+  ASSERT_EQ(before.status, 200) << before.body;
+  ASSERT_FALSE(nlohmann::json::parse(before.body).at("windows").empty()) << before.body;
+  ASSERT_EQ(stop_worker(*first, 15s), "");
+
+  // Run 2 without local state: every task restores from the changelog first.
+  std::filesystem::remove_all(cfg.state_dir);
+  std::filesystem::create_directories(cfg.state_dir);
+  auto second = start_worker(cfg, 2);
+  const int port = wait_for_port(*second, deadline_in(30s));
+  ASSERT_GT(port, 0) << worker_report(*second);
+  EXPECT_EQ(http_get(port, "/healthz").status, 200);
+  std::vector<int> statuses;  // one per change
+  HttpReply ready;
+  const bool became_ready = wait_for(
+      [&] {
+        for (int i = 0; i < 10; ++i) {  // every 20 ms: wait_for sleeps 200 ms between calls
+          ready = http_get(port, "/readyz");
+          if (statuses.empty() || statuses.back() != ready.status) statuses.push_back(ready.status);
+          if (ready.status == 200) return true;
+          std::this_thread::sleep_for(20ms);
+        }
+        return false;
+      },
+      deadline_in(30s), *second);
+  std::string seen;
+  for (const int s : statuses) seen += " " + std::to_string(s);
+  ASSERT_TRUE(became_ready) << "/readyz never answered 200; seen:" << seen << "\n"
+                            << worker_report(*second);
+  // Right at the flip, the state must be there: queries are answered from the store.
+  const HttpReply after = http_get(port, query);
+  Scraper scraper{port};
+  const auto m = scraper.scrape();
+  std::cerr << "/readyz statuses:" << seen << "; ready after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms: " << ready.body << "\n";
+
+  EXPECT_EQ(statuses.front(), 503) << "/readyz must answer 503 before the worker is ready; seen:"
+                                   << seen;
+  EXPECT_EQ(statuses, (std::vector<int>{503, 200})) << "seen:" << seen;
+  const auto body = nlohmann::json::parse(ready.body);
+  EXPECT_EQ(body.value("in_group", false), true) << ready.body;
+  EXPECT_EQ(body.value("restoring_tasks", -1), 0) << ready.body;
+  EXPECT_EQ(body.value("assigned_tasks", -1), kPartitions) << ready.body;
+  EXPECT_EQ(after.status, 200) << "/rollups right after /readyz turned 200: " << after.body;
+  EXPECT_EQ(nlohmann::json::parse(after.body), nlohmann::json::parse(before.body))
+      << "restored state differs\nbefore: " << before.body << "\nafter:  " << after.body;
+  ASSERT_TRUE(m);
+  EXPECT_EQ(value_or_nan(*m, "auditor_restore_records_total"), changelog_records)
+      << "run 1 wrote " << changelog_records << " changelog records";
+  EXPECT_EQ(value_or_nan(*m, "auditor_restoring_tasks"), 0);
+  EXPECT_EQ(http_get(port, "/healthz").status, 200);
+  EXPECT_EQ(http_get(port, "/readyz").status, 200);
+  EXPECT_TRUE(scraper.problems.empty()) << first_lines(scraper.problems);
+
+  EXPECT_EQ(stop_worker(*second, 15s), "");
+  if (HasFailure()) {
+    std::cerr << worker_report(*second);
+  } else {
+    clean_up(cfg);
+  }
+}
+
+// The latest value of every window in the output topic, by rollup key.
+std::map<std::string, nlohmann::json> latest_values(const std::vector<Record>& records) {
+  std::map<std::string, nlohmann::json> out;
+  for (const Record& r : records) {
+    if (r.key && r.value) out[*r.key] = nlohmann::json::parse(*r.value);
+  }
+  return out;
+}
+
+// The output topic's latest values of `key`'s `window` windows (all sizes when empty)
+// with window_start in [from, to), in the order /rollups lists them: by size, then start.
+nlohmann::json topic_windows(const std::map<std::string, nlohmann::json>& latest, const Key& key,
+                             const std::string& window, std::int64_t from, std::int64_t to) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const WindowSize& size : kWindows) {
+    if (!window.empty() && window != size.name) continue;
+    for (std::int64_t start = from - from % size.ms; start < to; start += size.ms) {
+      if (start < from) continue;
+      const auto it = latest.find(rollup_key(key.name, key.activity, size.name, start));
+      if (it != latest.end()) out.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+// Compares a /rollups answer with the topic: the same windows with the same values.
+std::vector<std::string> compare_answer(const HttpReply& reply, const Key& key,
+                                        const nlohmann::json& want, const std::string& what) {
+  std::vector<std::string> out;
+  if (reply.status != 200) {
+    return {what + ": status " + std::to_string(reply.status) + " " + reply.body};
+  }
+  nlohmann::json body;
+  try {
+    body = nlohmann::json::parse(reply.body);
+  } catch (const std::exception&) {
+    return {what + ": not JSON: " + reply.body};
+  }
+  if (body.value("process_name", "") != key.name ||
+      body.value("process_activity", "") != key.activity ||
+      body.value("partition", -1) != repartition_partition(key, kPartitions)) {
+    out.push_back(what + ": wrong key or partition: " + reply.body.substr(0, 300));
+  }
+  if (!body.contains("windows") || body["windows"] != want) {
+    out.push_back(what + ":\n    got  " + (body.contains("windows") ? body["windows"].dump() : "<none>") +
+                  "\n    want " + want.dump());
+  }
+  return out;
+}
+
+TEST(WorkerHttp, RollupsAnswerThePublishedValuesAndRejectBadParameters) {
+  WorkerConfig cfg = unique_worker_config("http-rollups");
+  cfg.commit_interval = "500ms";
+  std::cerr << "app id " << cfg.app_id << "\n";
+  test::create_topic(cfg.input_topic, kPartitions);
+
+  // Data in [23:45, 00:15) around a UTC midnight three days back: two 1d and two 1h windows
+  // per key; sentinels two days later close every window.
+  const std::int64_t day = utc_day_start(3);
+  const std::int64_t base = day - 15 * kMinute;
+  ExpectedRollups expected;
+  const std::vector<Key> keys = query_keys();
+  test::Producer producer;
+  for (const auto& r : random_ticks(keys, 2000, kPartitions, base, 30 * kMinute,
+                                    static_cast<std::uint64_t>(now_ms()), expected)) {
+    producer.send(cfg.input_topic, r);
+  }
+  producer.flush(deadline_in(30s));
+
+  const auto started = Clock::now();
+  auto a = start_worker(cfg, 1);
+  const int port_a = wait_for_port(*a, deadline_in(30s));
+  ASSERT_GT(port_a, 0) << worker_report(*a);
+  ASSERT_TRUE(wait_for([&] { return input_consumed(cfg, kPartitions); }, deadline_in(60s), *a))
+      << worker_report(*a);
+  send_sentinels(producer, cfg.input_topic, kPartitions, day + 2 * kDay + kHour);
+  producer.flush(deadline_in(30s));
+
+  RollupView view(cfg.output_topic, deadline_in(30s));
+  const bool all_final = wait_for(
+      [&] {
+        view.poll(300ms);
+        return view.missing_finals(expected) == 0;
+      },
+      deadline_in(60s), *a);
+  ASSERT_TRUE(all_final) << view.missing_finals(expected) << " windows not final\n"
+                         << worker_report(*a);
+  EXPECT_TRUE(view.diff(expected).empty()) << first_lines(view.diff(expected));
+  // Every record of the topic, for the latest raw values (nothing more comes: all final).
+  const auto latest = latest_values(test::consume_all(cfg.output_topic, {.idle = 1000ms}));
+  std::cerr << "all final after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms; " << latest.size() << " windows in the topic\n";
+
+  // Several keys, each window size and all sizes at once, over [day - 1d, day + 1d).
+  const std::int64_t from = day - kDay;
+  const std::int64_t to = day + kDay;
+  std::vector<std::string> problems;
+  std::size_t windows_compared = 0;
+  for (const Key& key : keys) {
+    for (const std::string window : {"1m", "1h", "1d", ""}) {
+      const nlohmann::json want = topic_windows(latest, key, window, from, to);
+      windows_compared += want.size();
+      if (want.empty()) problems.push_back("no windows in the topic for " + key.name);
+      for (const auto& p : compare_answer(http_get(port_a, rollups_target(key, window, from, to)),
+                                          key, want, key.name + "/" + key.activity + " window=" + window)) {
+        problems.push_back(p);
+      }
+    }
+  }
+  // `from` and `to` select by window_start (from inclusive, to exclusive), also when they
+  // fall inside a window: from 00:00:30 excludes the 00:00 minute, to 00:02:30 includes
+  // the 00:02 minute.
+  {
+    const Key& key = keys[0];
+    const nlohmann::json want = topic_windows(latest, key, "1m", day + kMinute, day + 3 * kMinute);
+    std::vector<std::pair<std::string, std::string>> params = {
+        {"process_name", key.name}, {"process_activity", key.activity}, {"window", "1m"},
+        {"from", utc_text(day + 30'000)}, {"to", utc_text(day + 2 * kMinute + 30'000)}};
+    for (const auto& p : compare_answer(http_get(port_a, "/rollups" + query_string(params)), key,
+                                        want, "from/to inside windows")) {
+      problems.push_back(p);
+    }
+  }
+  EXPECT_TRUE(problems.empty()) << problems.size() << " differences between /rollups and "
+                                << cfg.output_topic << ":\n"
+                                << first_lines(problems);
+  EXPECT_GT(windows_compared, 100U);
+
+  // Bad parameters: 400 with a one-line error, and the worker carries on.
+  const std::string good = "process_name=auth&process_activity=login";
+  const std::vector<std::pair<std::string, std::string>> bad_requests = {
+      {"window=5x", "/rollups?" + good + "&window=5x"},
+      {"window=2m (not configured)", "/rollups?" + good + "&window=2m"},
+      {"missing process_name", "/rollups?process_activity=login&window=1m"},
+      {"missing process_activity", "/rollups?process_name=auth"},
+      {"empty process_name", "/rollups?process_name=&process_activity=login"},
+      {"from after to", "/rollups?" + good + "&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"},
+      {"from not a time", "/rollups?" + good + "&from=yesterday"},
+      {"unknown parameter", "/rollups?" + good + "&limit=5"},
+      {"parameter twice", "/rollups?" + good + "&window=1m&window=1h"},
+      {"no parameters", "/rollups"},
+  };
+  for (const auto& [what, target] : bad_requests) {
+    const HttpReply reply = http_get(port_a, target);
+    std::string error;
+    try {
+      error = nlohmann::json::parse(reply.body).at("error").get<std::string>();
+    } catch (const std::exception&) {
+    }
+    EXPECT_EQ(reply.status, 400) << what << ": " << reply.body;
+    EXPECT_FALSE(error.empty()) << what << ": no \"error\" string in " << reply.body;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << what << ": error spans lines: " << error;
+    EXPECT_TRUE(reply.content_type.starts_with("application/json")) << what << ": " << reply.content_type;
+  }
+  EXPECT_EQ(http_get(port_a, "/healthz").status, 200) << "after the bad requests";
+
+  // A second replica: the group splits the tasks; the moved ones restore on it first.
+  WorkerConfig cfg_b = cfg;
+  cfg_b.state_dir = cfg.state_dir.string() + "-b";
+  std::filesystem::create_directories(cfg_b.state_dir);
+  auto b = start_worker(cfg_b, 2);
+  const int port_b = wait_for_port(*b, deadline_in(30s));
+  ASSERT_GT(port_b, 0) << worker_report(*b);
+  auto assigned = [](int port) {
+    const HttpReply r = http_get(port, "/readyz");
+    if (r.status != 200) return -1;
+    return nlohmann::json::parse(r.body).value("assigned_tasks", -1);
+  };
+  int tasks_a = -1;
+  int tasks_b = -1;
+  const bool split = wait_for(
+      [&] {
+        tasks_a = assigned(port_a);
+        tasks_b = assigned(port_b);
+        return tasks_a > 0 && tasks_b > 0 && tasks_a + tasks_b == kPartitions;
+      },
+      deadline_in(40s), *b);
+  ASSERT_TRUE(split) << "tasks not split between two ready replicas: " << tasks_a << " + "
+                     << tasks_b << "\n"
+                     << worker_report(*b);
+  std::cerr << "split " << tasks_a << " + " << tasks_b << " after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms\n";
+
+  problems.clear();
+  std::set<int> owners;
+  for (const Key& key : keys) {
+    const std::string target = rollups_target(key, "", from, to);
+    const HttpReply ra = http_get(port_a, target);
+    const HttpReply rb = http_get(port_b, target);
+    const int partition = repartition_partition(key, kPartitions);
+    const std::string what = key.name + "/" + key.activity + " (partition " + std::to_string(partition) + ")";
+    if ((ra.status == 200) == (rb.status == 200) || (ra.status != 404 && rb.status != 404)) {
+      problems.push_back(what + ": replicas answered " + std::to_string(ra.status) + " and " +
+                         std::to_string(rb.status) + ", expected one 200 and one 404");
+      continue;
+    }
+    const HttpReply& owner = ra.status == 200 ? ra : rb;
+    const HttpReply& other = ra.status == 200 ? rb : ra;
+    owners.insert(ra.status == 200 ? 0 : 1);
+    for (const auto& p : compare_answer(owner, key, topic_windows(latest, key, "", from, to),
+                                        what + " on its owner")) {
+      problems.push_back(p);
+    }
+    try {
+      const auto body = nlohmann::json::parse(other.body);
+      if (body.value("partition", -1) != partition) {
+        problems.push_back(what + ": the 404 names another partition: " + other.body);
+      }
+      const std::string error = body.value("error", "");
+      if (error.empty() || error.find('\n') != std::string::npos ||
+          error.find(std::to_string(partition)) == std::string::npos) {
+        problems.push_back(what + ": the 404's error does not name the partition: " + other.body);
+      }
+    } catch (const std::exception&) {
+      problems.push_back(what + ": the 404 is not JSON: " + other.body);
+    }
+  }
+  EXPECT_TRUE(problems.empty()) << first_lines(problems);
+  EXPECT_EQ(owners.size(), 2U) << "every key was answered by the same replica";
+
+  EXPECT_EQ(stop_worker(*b, 15s), "");
+  EXPECT_EQ(stop_worker(*a, 15s), "");
+  std::cerr << "test took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
+            << " ms\n";
+  if (HasFailure()) {
+    std::cerr << worker_report(*a) << worker_report(*b);
+  } else {
+    clean_up(cfg);
+    std::error_code ignored;
+    std::filesystem::remove_all(cfg_b.state_dir, ignored);
+  }
+}
+
+}  // namespace
+}  // namespace auditor::it
