@@ -205,7 +205,14 @@ cleanup() {
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done
-    if ((keep)); then
+    if ((status != 0)) && ((keep == 0)); then
+        # Logs and the per-run numbers are the evidence of what went wrong: keep them.
+        say "failed (exit $status): work dir kept for inspection: $work"
+        local group_args=()
+        for g in "${groups_used[@]}"; do group_args+=(--group "$g"); done
+        "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$prefix" \
+            "${group_args[@]}" >/dev/null 2>&1 || say "could not delete topics $prefix-*"
+    elif ((keep)); then
         say "kept: topics $prefix-*, work dir $work"
     else
         local group_args=()
@@ -233,14 +240,14 @@ now_ns() { date +%s%N; }
 expected_invalid=0
 expected_windows=0
 if ((mode_throughput)); then
-say "preloading $input: $ticks ticks, $keys keys (Zipf $skew), $partitions partitions, span $span, bad share $bad_share"
-"$tool" load --bootstrap-servers "$bootstrap" --topic "$input" --ticks "$ticks" --keys "$keys" \
-    --skew "$skew" --partitions "$partitions" --span "$span" --bad-share "$bad_share" \
-    --truth "$work/expected.txt" >"$work/load.out" || die "preload failed"
-load_result=$(result_of "$work/load.out")
-expected_invalid=$(field invalid "$load_result")
-expected_windows=$(field windows "$load_result")
-say "preloaded in $(field seconds "$load_result") s: $(field valid "$load_result") valid, $expected_invalid invalid, $expected_windows windows expected"
+    say "preloading $input: $ticks ticks, $keys keys (Zipf $skew), $partitions partitions, span $span, bad share $bad_share"
+    "$tool" load --bootstrap-servers "$bootstrap" --topic "$input" --ticks "$ticks" --keys "$keys" \
+        --skew "$skew" --partitions "$partitions" --span "$span" --bad-share "$bad_share" \
+        --truth "$work/expected.txt" >"$work/load.out" || die "preload failed"
+    load_result=$(result_of "$work/load.out")
+    expected_invalid=$(field invalid "$load_result")
+    expected_windows=$(field windows "$load_result")
+    say "preloaded in $(field seconds "$load_result") s: $(field valid "$load_result") valid, $expected_invalid invalid, $expected_windows windows expected"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -260,9 +267,20 @@ check_rollups() {
     fi
 }
 
-record_run() {  # contender round wall cpu rss check late invalid
-    printf '{"contender":"%s","round":%d,"wall_s":%s,"cpu_s":%s,"rss_kb":%s,"check":"%s","late":%s,"invalid":%s}\n' \
-        "$@" >>"$runs_jsonl"
+record_run() {  # contender round wall cpu rss check late invalid [commits commit_s jit_cpu]
+    printf '{"contender":"%s","round":%d,"wall_s":%s,"cpu_s":%s,"rss_kb":%s,"check":"%s","late":%s,"invalid":%s,"commits":%s,"commit_s":%s,"jit_cpu_s":%s}\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-null}" "${10:-null}" "${11:-0}" >>"$runs_jsonl"
+}
+
+# auditor's own view of where the time went (how many commits, how long inside them),
+# from its Prometheus endpoint; empty when unavailable.
+scrape_auditor_metrics() {
+    local log=$1 out=$2 port
+    port=$(grep -o 'listening on port [0-9]*' "$log" | head -n 1 | awk '{ print $4 }') || true
+    [[ -n $port ]] && curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$out" 2>/dev/null || : >"$out"
+}
+metric_value() {  # name file
+    awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print "null" }' "$2"
 }
 
 run_raw() {
@@ -357,6 +375,7 @@ run_streams_app() {
     fi
     local r
     r=$(result_of "$work/$tag.wait")
+    [[ $name == auditor* ]] && scrape_auditor_metrics "$work/$tag-1.log" "$work/$tag.metrics"
     if [[ -n $perf_pid ]]; then
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
@@ -397,9 +416,16 @@ run_streams_app() {
         mismatches=$((mismatches + 1))
         keep=1  # leave the topics and dumps as evidence
     fi
+    local commits=null commit_s=null
+    if [[ -s $work/$tag.metrics ]]; then
+        commits=$(metric_value auditor_commit_duration_seconds_count "$work/$tag.metrics")
+        commit_s=$(metric_value auditor_commit_duration_seconds_sum "$work/$tag.metrics")
+    fi
     record_run "$full" "$round" "$(field wall_s "$r")" "$(field cpu_s "$r")" "$(field rss_kb "$r")" \
-        "$check" "$late" "$invalid"
-    say "$full r$round: $(field wall_s "$r") s, $(field cpu_s "$r") CPU s, $(field rss_kb "$r") KiB peak RSS, rollups $check"
+        "$check" "$late" "$invalid" "$commits" "$commit_s" "$(field jit_cpu_s "$r")"
+    local commit_note=
+    [[ $commit_s != null ]] && commit_note=" ($commits commits took $commit_s s)"
+    say "$full r$round: $(field wall_s "$r") s, $(field cpu_s "$r") CPU s, $(field rss_kb "$r") KiB peak RSS, rollups $check$commit_note"
     # This round's topics are no longer needed; the broker's disk is.
     ((keep)) || "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$app" --group "$app" >/dev/null
 }
@@ -483,7 +509,10 @@ cat >"$work/meta.json" <<EOF
 EOF
 
 if ((write_results)); then
-    [[ -n $results_name ]] || results_name=$(date +%Y-%m-%d)$( ((quick)) && echo -quick)
+    if [[ -z $results_name ]]; then
+        results_name=$(date +%Y-%m-%d)
+        ((quick == 0)) || results_name+=-quick
+    fi
     mkdir -p "$bench_dir/results"
     out_json=$bench_dir/results/$results_name.json
     out_md=$bench_dir/results/$results_name.md
@@ -493,8 +522,10 @@ else
 fi
 if ((profile)) && [[ -f $work/perf.data ]]; then
     perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | sed 's/[[:space:]-]*$//' | head -n 40 >"${out_md%.md}-auditor-perf.txt" || true
-    say "auditor profile (flat, last round): ${out_md%.md}-auditor-perf.txt"
+        grep -v '^#' | grep -v '^$' | sed 's/[[:space:]-]*$//' | cut -c1-200 | head -n 40 \
+        >"${out_md%.md}-auditor-perf.txt" || true
+    say "auditor profile (flat, self time, last round; top 25 of ${out_md%.md}-auditor-perf.txt):"
+    head -n 25 "${out_md%.md}-auditor-perf.txt" >&2
 fi
 echo
 "$tool" report --runs "$runs_jsonl" --latency "$latency_jsonl" --meta "$work/meta.json" \

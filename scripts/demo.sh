@@ -25,6 +25,12 @@ worker_pid=$!
 trap 'kill "$worker_pid" 2>/dev/null || true' EXIT
 echo "demo: worker started (pid $worker_pid, log $demo_dir/worker.log)"
 
+"$auditor" dashboard --output-topic "$output" --port "${DEMO_DASHBOARD_PORT:-8081}" \
+  2>"$demo_dir/dashboard.log" &
+dashboard_pid=$!
+trap 'kill "$worker_pid" "$dashboard_pid" 2>/dev/null || true' EXIT
+echo "demo: live dashboard on http://localhost:${DEMO_DASHBOARD_PORT:-8081} (stopped at the end; DEMO_KEEP_DASHBOARD=1 keeps it)"
+
 echo "demo: generating $ticks ticks (0.1% invalid, 0.1% late)"
 "$auditor" generate "${common[@]}" --total "$ticks" --processes 40 --activities 6 \
   --bad-share 0.001 --late-share 0.001
@@ -44,5 +50,11 @@ echo
 echo "demo: top rollups (auditor rollups --output-topic $output)"
 "$auditor" rollups --output-topic "$output" --limit 15 --log-level warn
 kill -TERM "$worker_pid"; wait "$worker_pid" || true
-trap - EXIT
+if [[ "${DEMO_KEEP_DASHBOARD:-0}" == 1 ]]; then
+  trap - EXIT
+  echo "demo: dashboard still running (pid $dashboard_pid)"
+else
+  kill -TERM "$dashboard_pid" 2>/dev/null || true
+  trap - EXIT
+fi
 echo "demo: worker stopped. Kafka keeps running: bash scripts/kafka.sh stop"

@@ -72,8 +72,8 @@ std::vector<PreAggregate> PreAggregator::take() {
   // The hash table's order depends on the standard library; the repartition topic's
   // content should not.
   std::sort(out.begin(), out.end(), [](const PreAggregate& a, const PreAggregate& b) {
-    return std::tie(a.process_name, a.process_activity, a.event_time) <
-           std::tie(b.process_name, b.process_activity, b.event_time);
+    return std::tie(a.event_time, a.process_name, a.process_activity) <
+           std::tie(b.event_time, b.process_name, b.process_activity);
   });
   clear();
   return out;

@@ -34,8 +34,10 @@ class PreAggregator {
   void add(std::string_view process_name, std::string_view process_activity, EventTime event_time,
            std::int64_t count);
 
-  // Returns everything added since the last take() and empties the aggregator. The order
-  // is deterministic (sorted by name, activity, event time).
+  // Returns everything added since the last take() and empties the aggregator, sorted by
+  // event time (then name, activity): stage 2 advances stream time in event-time order, so
+  // a commit that spans several minutes of a backlog does not make its earlier buckets
+  // late for keys that happen to sort after later ones.
   [[nodiscard]] std::vector<PreAggregate> take();
 
   [[nodiscard]] std::size_t pending_records() const { return entries_.size(); }

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "worker/kafka_client.h"
@@ -64,6 +65,13 @@ void record(const po::parsed_options& source, const std::string& origin,
   }
 }
 
+std::optional<std::string> value_of(const po::parsed_options& source, const std::string& key) {
+  for (const auto& o : source.options) {
+    if (o.string_key == key && !o.value.empty()) return o.value.front();
+  }
+  return std::nullopt;
+}
+
 // Boost's messages name the option ("the argument ('abc') for option '--http-port' is
 // invalid"); for the environment and files we add where it was set.
 [[noreturn]] void fail(const po::error& e, const std::string& where) {
@@ -92,9 +100,8 @@ po::parsed_options parse_file(const std::string& path, const po::options_descrip
                                  o.string_key);
       }
     }
-    std::erase_if(parsed.options, [](const po::option& o) {
-      return o.unregistered || o.string_key == "help";
-    });
+    std::erase_if(parsed.options,
+                  [](const po::option& o) { return o.unregistered || o.string_key == "help"; });
     return parsed;
   } catch (const po::error& e) {
     fail(e, where);
@@ -118,7 +125,7 @@ bool parse(int argc, char** argv, const std::string& command, const std::string&
   po::options_description all(options);
   all.add_options()("config", po::value<std::string>(),
                     "read options from FILE: `name = value` lines, # comments")("help,h",
-                                                                                 "show this help");
+                                                                                "show this help");
   po::parsed_options from_command_line(&all);
   po::parsed_options from_env(&all);
   try {
@@ -148,18 +155,8 @@ bool parse(int argc, char** argv, const std::string& command, const std::string&
   record(from_env, "", given, found);
 
   std::optional<po::parsed_options> from_file;
-  const auto config = std::find_if(
-      from_env.options.begin(), from_env.options.end(),
-      [](const po::option& o) { return o.string_key == "config" && !o.value.empty(); });
-  const auto config_on_command_line = std::find_if(
-      from_command_line.options.begin(), from_command_line.options.end(),
-      [](const po::option& o) { return o.string_key == "config" && !o.value.empty(); });
-  std::optional<std::string> config_path;
-  if (config_on_command_line != from_command_line.options.end()) {
-    config_path = config_on_command_line->value.front();
-  } else if (config != from_env.options.end()) {
-    config_path = config->value.front();
-  }
+  auto config_path = value_of(from_command_line, "config");
+  if (!config_path) config_path = value_of(from_env, "config");
   if (config_path) {
     from_file = parse_file(*config_path, all);
     drop_overridden(*from_file, given, all);

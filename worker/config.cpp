@@ -40,10 +40,9 @@ void validate_bootstrap_servers(const std::string& option, const std::string& se
     // The last ':' of "[::1]" is inside the brackets: no port there.
     if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
       const std::string port = server.substr(colon + 1);
-      const bool digits = !port.empty() && port.size() <= 5 &&
-                          std::all_of(port.begin(), port.end(), [](char c) {
-                            return c >= '0' && c <= '9';
-                          });
+      const bool digits =
+          !port.empty() && port.size() <= 5 &&
+          std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
       if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535) {
         bad("has no valid port");
       }

@@ -51,8 +51,7 @@ DashboardOptions read_options(int argc, char** argv, bool& help) {
       "windows of the smallest size in the chart")(
       "chart-keys", po::value<std::size_t>()->default_value(5), "lines in the chart");
   po::variables_map v;
-  help = !cli::parse(argc, argv, "dashboard", "Serves a live page of the top rollups.", options,
-                     v);
+  help = !cli::parse(argc, argv, "dashboard", "Serves a live page of the top rollups.", options, v);
   DashboardOptions o;
   if (help) return o;
   o.kafka = cli::kafka_settings(v);
@@ -184,9 +183,8 @@ int run_dashboard(int argc, char** argv) {
     serve_events(res, store, stopper.stopping(), clients);
   });
   server.Get("/healthz", [&store](const auto& /*req*/, auto& res) {
-    res.set_content(
-        nlohmann::json{{"status", "ok"}, {"caught_up", store.stats().caught_up}}.dump(),
-        "application/json");
+    res.set_content(nlohmann::json{{"status", "ok"}, {"caught_up", store.stats().caught_up}}.dump(),
+                    "application/json");
   });
   server.Get("/metrics", [&](const auto& /*req*/, auto& res) {
     res.set_content(render_metrics(store, clients.load()), "text/plain; version=0.0.4");

@@ -84,8 +84,7 @@ bool RollupStore::apply(std::string_view key, std::optional<std::string_view> va
 }
 
 void RollupStore::prune(Size& size) {
-  const std::int64_t oldest =
-      size.windows.rbegin()->first - settings_.keep_windows * size.size_ms;
+  const std::int64_t oldest = size.windows.rbegin()->first - settings_.keep_windows * size.size_ms;
   size.windows.erase(size.windows.begin(), size.windows.lower_bound(oldest));
 }
 

@@ -23,7 +23,7 @@
 namespace auditor::dashboard {
 
 struct ViewSettings {
-  std::size_t top = 10;          // rows per table
+  std::size_t top = 10;           // rows per table
   std::size_t chart_points = 30;  // windows of the smallest size in the chart
   std::size_t chart_keys = 5;     // lines in the chart
   // Windows per size kept in memory, counted back from the latest; the compacted topic

@@ -43,12 +43,17 @@ AdminOptionsPtr admin_options(rd_kafka_t* client, rd_kafka_admin_op_t op, Timeou
 
 // librdkafka fails the request itself at the request timeout; the margin only covers the
 // hand-over of that result, so this wait never hangs.
-EventPtr await_result(rd_kafka_queue_t* queue, Timeout timeout, const std::string& what) {
+EventPtr await_event(rd_kafka_queue_t* queue, Timeout timeout, const std::string& what) {
   EventPtr event(rd_kafka_queue_poll(queue, millis(timeout) + 2000));
   if (!event) {
     throw std::runtime_error(what + ": no answer from the broker within " +
                              std::to_string(timeout.count()) + " ms");
   }
+  return event;
+}
+
+EventPtr await_result(rd_kafka_queue_t* queue, Timeout timeout, const std::string& what) {
+  auto event = await_event(queue, timeout, what);
   if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error(what + ": " + rd_kafka_event_error_string(event.get()));
   }
@@ -93,8 +98,7 @@ GroupDescription describe_group(rd_kafka_t* client, const std::string& group, Ti
   QueuePtr queue(rd_kafka_queue_new(client));
   const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, timeout);
   std::array<const char*, 1> groups = {group.c_str()};
-  rd_kafka_DescribeConsumerGroups(client, groups.data(), groups.size(), options.get(),
-                                  queue.get());
+  rd_kafka_DescribeConsumerGroups(client, groups.data(), groups.size(), options.get(), queue.get());
   const auto event = await_result(queue.get(), timeout, what);
   std::size_t count = 0;
   const auto* const* descriptions = rd_kafka_DescribeConsumerGroups_result_groups(
@@ -123,8 +127,7 @@ GroupDescription describe_group(rd_kafka_t* client, const std::string& group, Ti
   return result;
 }
 
-std::map<std::int32_t, std::int64_t> committed_offsets(rd_kafka_t* client,
-                                                       const std::string& group,
+std::map<std::int32_t, std::int64_t> committed_offsets(rd_kafka_t* client, const std::string& group,
                                                        const std::string& topic,
                                                        std::int32_t partitions, Timeout timeout) {
   const std::string what = "reading the committed offsets of group " + group;
@@ -191,8 +194,7 @@ std::map<std::int32_t, std::optional<std::int64_t>> offsets_at(rd_kafka_t* clien
 
 std::map<std::int32_t, std::int64_t> delete_all_records(rd_kafka_t* client,
                                                         const std::string& topic,
-                                                        std::int32_t partitions,
-                                                        Timeout timeout) {
+                                                        std::int32_t partitions, Timeout timeout) {
   const std::string what = "deleting the records of";
   QueuePtr queue(rd_kafka_queue_new(client));
   const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout, true);
@@ -221,17 +223,21 @@ void delete_group_offsets(rd_kafka_t* client, const std::string& group, const st
                           std::int32_t partitions, Timeout timeout) {
   const std::string what = "deleting the offsets of group " + group + " on";
   QueuePtr queue(rd_kafka_queue_new(client));
-  const auto options =
-      admin_options(client, RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS, timeout);
+  const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS, timeout);
   const auto list = partition_list(topic, partitions);
   DeleteOffsetsPtr request(rd_kafka_DeleteConsumerGroupOffsets_new(group.c_str(), list.get()));
   auto* raw = request.get();
   rd_kafka_DeleteConsumerGroupOffsets(client, &raw, 1, options.get(), queue.get());
-  const auto event = await_result(queue.get(), timeout, what + " " + topic);
+  // A group that never committed, or whose offsets expired (offsets.retention.minutes),
+  // has nothing to delete.
+  const auto event = await_event(queue.get(), timeout, what + " " + topic);
+  if (rd_kafka_event_error(event.get()) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) return;
+  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error(what + " " + topic + ": " + rd_kafka_event_error_string(event.get()));
+  }
   std::size_t count = 0;
   const auto* const* groups = rd_kafka_DeleteConsumerGroupOffsets_result_groups(
       rd_kafka_event_DeleteConsumerGroupOffsets_result(event.get()), &count);
-  // A group whose offsets all expired (offsets.retention.minutes) has nothing to delete.
   if (count == 1) {
     const auto* error = rd_kafka_group_result_error(groups[0]);
     if (error != nullptr && rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
@@ -273,8 +279,7 @@ void alter_group_offsets(rd_kafka_t* client, const std::string& group,
                          const std::vector<GroupOffset>& offsets, Timeout timeout) {
   const std::string what = "committing offsets for group " + group;
   QueuePtr queue(rd_kafka_queue_new(client));
-  const auto options =
-      admin_options(client, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout);
+  const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout);
   TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
   for (const auto& o : offsets) {
     rd_kafka_topic_partition_list_add(list.get(), o.topic.c_str(), o.partition)->offset = o.offset;

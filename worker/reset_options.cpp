@@ -26,7 +26,8 @@ void add_reset_options(po::options_description& options) {
   options.add_options()("to-earliest", po::bool_switch(),
                         "replay everything the input topic still holds")(
       "to-datetime", po::value<std::string>(),
-      "replay from the first record at or after this RFC 3339 time, e.g. 2026-11-22T00:00:00Z")(
+      "replay from the first record whose Kafka timestamp is at or after this RFC 3339 time, "
+      "e.g. 2026-11-22T00:00:00Z")(
       "to-offsets", po::value<std::string>(),
       "replay from these offsets, every input partition listed: 0:1200,1:1300,...")(
       "delete-state", po::bool_switch(),
@@ -114,7 +115,8 @@ void check_local_state(const ResetConfig& config) {
   std::error_code error;
   const auto dir = config.application_state_dir();
   const bool exists = std::filesystem::exists(dir, error);
-  if (error) throw ConfigError("--state-dir: cannot check " + dir.string() + ": " + error.message());
+  if (error)
+    throw ConfigError("--state-dir: cannot check " + dir.string() + ": " + error.message());
   if (!exists) return;
   throw ConfigError("--delete-state: local state exists in " + dir.string() +
                     " and a replay on top of it would count its ticks twice; pass "

@@ -50,8 +50,8 @@ void add_reset_options(cli::po::options_description& options);
                                        const cli::Origins& origins = {});
 
 // "0:1200,1:1300" -> {0: 1200, 1: 1300}. Throws ConfigError mentioning `label`.
-[[nodiscard]] std::map<std::int32_t, std::int64_t> parse_partition_offsets(
-    const std::string& label, const std::string& text);
+[[nodiscard]] std::map<std::int32_t, std::int64_t> parse_partition_offsets(const std::string& label,
+                                                                           const std::string& text);
 
 // A replay on top of existing task stores counts their ticks twice: refuses (ConfigError)
 // when <state-dir>/<application-id> exists and neither --delete-state nor --keep-state

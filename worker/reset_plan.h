@@ -15,10 +15,10 @@ namespace auditor {
 // One input partition as the broker reported it before the reset.
 struct InputPartition {
   std::int32_t partition = 0;
-  std::int64_t low = 0;                    // log start offset
-  std::int64_t high = 0;                   // end offset
-  std::optional<std::int64_t> committed;   // the group's committed offset, if any
-  std::optional<std::int64_t> at_time;     // --to-datetime: first offset at or after it
+  std::int64_t low = 0;                   // log start offset
+  std::int64_t high = 0;                  // end offset
+  std::optional<std::int64_t> committed;  // the group's committed offset, if any
+  std::optional<std::int64_t> at_time;    // --to-datetime: first offset at or after it
 };
 
 struct OffsetMove {
@@ -61,8 +61,8 @@ struct ResetPlan {
 // purged (Kafka answers DeleteRecords with POLICY_VIOLATION), and a topic whose partition
 // count differs from the input's must be recreated: both are deleted instead.
 [[nodiscard]] InternalTopicPlan plan_internal_topic(const std::string& name,
-                                                   std::optional<std::int32_t> partitions,
-                                                   std::int32_t input_partitions, bool compacted);
+                                                    std::optional<std::int32_t> partitions,
+                                                    std::int32_t input_partitions, bool compacted);
 
 // One line per action, in the order they are executed.
 [[nodiscard]] std::vector<std::string> describe(const ResetPlan& plan, const ResetConfig& config);

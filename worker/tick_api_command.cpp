@@ -12,9 +12,9 @@
 #include "worker/cli_options.h"
 #include "worker/commands.h"
 #include "worker/log.h"
+#include "worker/tick_api_http.h"
 #include "worker/tick_api_metrics.h"
 #include "worker/tick_api_producer.h"
-#include "worker/tick_api_http.h"
 #include "worker/tick_api_validation.h"
 #include "worker/topic_admin.h"
 
@@ -80,8 +80,8 @@ TickApiOptions read_options(int argc, char** argv, bool& help) {
 }
 
 // Reads the request body, if it has one, up to `limit` bytes; false when it is longer.
-bool read_body(const httplib::Request& req, const httplib::ContentReader& reader,
-               std::size_t limit, std::string& body) {
+bool read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t limit,
+               std::string& body) {
   if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return true;
   bool too_large = false;
   reader([&](const char* data, std::size_t length) {
@@ -97,12 +97,14 @@ bool read_body(const httplib::Request& req, const httplib::ContentReader& reader
 
 void reply_json(httplib::Response& res, int status, const ordered_json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // Replacing invalid UTF-8 (U+FFFD) rather than throwing: a JSON decode error quotes the
+  // client's bytes back, and those may be anything.
+  res.set_content(body.dump(-1, ' ', false, ordered_json::error_handler_t::replace),
+                  "application/json");
 }
 
 void reply_too_large(httplib::Response& res, std::size_t limit) {
-  reply_json(res, 413,
-             {{"detail", "request body over " + std::to_string(limit) + " bytes"}});
+  reply_json(res, 413, {{"detail", "request body over " + std::to_string(limit) + " bytes"}});
 }
 
 class TickApi {
@@ -136,9 +138,8 @@ class TickApi {
     server.Get("/metrics", [this](const auto& /*req*/, auto& res) {
       res.set_content(metrics_.render(), "text/plain; version=0.0.4");
     });
-    server.set_logger([this](const auto& req, const auto& res) {
-      metrics_.count_request(req.path, res.status);
-    });
+    server.set_logger(
+        [this](const auto& req, const auto& res) { metrics_.count_request(req.path, res.status); });
   }
 
   // The input topic may not exist yet (auto-creation is off on our brokers) and the
@@ -162,8 +163,8 @@ class TickApi {
   // An empty body means query parameters; anything else is JSON, whatever its
   // Content-Type (as the seed API did).
   void post_tick(const httplib::Request& req, const std::string& body, httplib::Response& res) {
-    auto input = body.empty() ? tick_api::tick_from_query(req.params)
-                              : tick_api::tick_from_json(body);
+    auto input =
+        body.empty() ? tick_api::tick_from_query(req.params) : tick_api::tick_from_json(body);
     if (const auto* errors = std::get_if<tick_api::Errors>(&input)) {
       return reply_json(res, 422, tick_api::error_body(*errors));
     }
@@ -197,8 +198,8 @@ class TickApi {
     const auto result = producer.send(records);
     metrics_.count_produce(result.ok, ticks.size(), Clock::now() - started);
     if (result.ok) return true;
-    log::get("tick-api")->warn("Kafka did not acknowledge {} tick(s): {}", ticks.size(),
-                               result.error);
+    log::get("tick-api")
+        ->warn("Kafka did not acknowledge {} tick(s): {}", ticks.size(), result.error);
     res.set_header("Retry-After", "1");
     reply_json(res, 503, {{"detail", "Kafka unavailable: " + result.error}});
     return false;
@@ -223,8 +224,8 @@ int run_tick_api(int argc, char** argv) {
   if (o.transactional_id.empty()) {
     std::array<char, 256> host{};
     (void)gethostname(host.data(), host.size() - 1);
-    o.transactional_id = "auditor-tick-api-" + std::string(host.data()) + "-" +
-                         std::to_string(port);
+    o.transactional_id =
+        "auditor-tick-api-" + std::string(host.data()) + "-" + std::to_string(port);
   }
   TickApi api(o);
   api.routes(server);
@@ -235,8 +236,8 @@ int run_tick_api(int argc, char** argv) {
 
   std::thread topic_thread([&] { api.ensure_topic(stopper.stopping()); });
   stopper.on_stop([&] { server.stop(); });
-  logger->info("listening on http://{}:{} (topic {}, produce timeout {} ms)", o.host, port,
-               o.topic, o.timeout.count());
+  logger->info("listening on http://{}:{} (topic {}, produce timeout {} ms)", o.host, port, o.topic,
+               o.timeout.count());
   const bool ok = server.listen_after_bind();
   stopper.stop();
   topic_thread.join();

@@ -1,5 +1,9 @@
 #include "worker/tick_api_http.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <csignal>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -20,15 +24,29 @@ sigset_t stop_signals() {
 }  // namespace
 
 int bind(httplib::Server& server, const std::string& host, int port, const std::string& name) {
+  // Debian's cpp-httplib is compiled with a listen backlog of 5: a burst of new
+  // connections overflows it and clients wait for a SYN retransmit (1 s). Listening again
+  // on the bound socket is how Linux raises the backlog of a listening socket.
+  socket_t listen_socket = INVALID_SOCKET;
+  server.set_socket_options([&listen_socket](socket_t sock) {
+    httplib::default_socket_options(sock);
+    // Replies go out as two writes (headers, body); with Nagle's algorithm the second
+    // waits for the client's delayed ACK, 40 ms on every keep-alive request. Accepted
+    // sockets inherit the option from the listening one.
+    int on = 1;
+    (void)setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    listen_socket = sock;
+  });
+  int bound = port;
   if (port == 0) {
-    const int bound = server.bind_to_any_port(host);
+    bound = server.bind_to_any_port(host);
     if (bound <= 0) throw std::runtime_error(name + ": cannot listen on " + host);
-    return bound;
-  }
-  if (!server.bind_to_port(host, port)) {
+  } else if (!server.bind_to_port(host, port)) {
     throw std::runtime_error(name + ": cannot listen on " + host + ":" + std::to_string(port));
   }
-  return port;
+  if (listen_socket != INVALID_SOCKET) (void)::listen(listen_socket, SOMAXCONN);
+  server.set_socket_options(httplib::default_socket_options);
+  return bound;
 }
 
 void configure(httplib::Server& server, int threads) {

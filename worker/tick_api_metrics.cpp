@@ -37,8 +37,7 @@ void Metrics::count_produce(bool ok, std::uint64_t ticks, std::chrono::nanosecon
   while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
   latency_buckets_[b].fetch_add(1, std::memory_order_relaxed);
   latency_count_.fetch_add(1, std::memory_order_relaxed);
-  latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(latency.count()),
-                            std::memory_order_relaxed);
+  latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(latency.count()), std::memory_order_relaxed);
 }
 
 std::string Metrics::render() const {

@@ -23,8 +23,7 @@ rd_kafka_resp_err_t enqueue(rd_kafka_t* rk, const std::string& topic, const Reco
                             void* opaque, Clock::time_point deadline) {
   for (;;) {
     const auto err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-        RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || remaining_ms(deadline) == 0) return err;
@@ -160,6 +159,8 @@ SendResult TransactionalProducer::send(const std::vector<Record>& records) {
   const std::lock_guard lock(mutex_);
   const auto deadline = Clock::now() + timeout_;
   rd_kafka_t* rk = handle_.get();
+  // Serves the error callbacks queued since the last batch (nothing else polls this one).
+  rd_kafka_poll(rk, 0);
   if (!initialized_) {
     // Lazily, so the API starts (and answers 503) while the broker is away.
     if (auto* e = rd_kafka_init_transactions(rk, remaining_ms(deadline))) {
@@ -179,7 +180,8 @@ SendResult TransactionalProducer::send(const std::vector<Record>& records) {
   }
   kafka::ErrorPtr error(rd_kafka_commit_transaction(rk, std::max(1, remaining_ms(deadline))));
   if (!error) return {true, {}};
-  SendResult result{false, std::string("commit_transaction: ") + rd_kafka_error_string(error.get())};
+  SendResult result{false,
+                    std::string("commit_transaction: ") + rd_kafka_error_string(error.get())};
   if (rd_kafka_error_txn_requires_abort(error.get())) {
     // Some record failed: abort, so none of the batch becomes visible.
     kafka::ErrorPtr abort_error(rd_kafka_abort_transaction(rk, 2000));

@@ -1,5 +1,6 @@
 #include "worker/tick_api_validation.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 
@@ -85,8 +86,7 @@ std::optional<FieldError> check_count_range(const json& loc, std::int64_t count,
                       input};
   }
   if (count > kMaxTickCount) {
-    return FieldError{loc,
-                      "Input should be less than or equal to " + std::to_string(kMaxTickCount),
+    return FieldError{loc, "Input should be less than or equal to " + std::to_string(kMaxTickCount),
                       "less_than_equal", input};
   }
   return std::nullopt;
@@ -123,13 +123,12 @@ Validated<TickInput> tick_from_value(const json& value, const json& prefix) {
   if (const auto it = value.find(kCount); it != value.end()) {
     const json loc = loc_with(prefix, kCount);
     if (it->is_number_unsigned()) {
-      // Above int64: certainly out of range, reported as such rather than as a type error.
-      const auto n = it->get<std::uint64_t>();
-      if (n > static_cast<std::uint64_t>(kMaxTickCount)) {
-        errors.push_back(*check_count_range(loc, kMaxTickCount + 1, *it));
-      } else {
-        tick.count = static_cast<std::int64_t>(n);
-      }
+      // nlohmann parses every non-negative integer as unsigned, 0 included; clamping keeps
+      // values beyond int64 "too large" rather than wrapping them.
+      const auto n =
+          std::min(it->get<std::uint64_t>(), static_cast<std::uint64_t>(kMaxTickCount) + 1);
+      tick.count = static_cast<std::int64_t>(n);
+      if (auto error = check_count_range(loc, tick.count, *it)) errors.push_back(std::move(*error));
     } else if (it->is_number_integer()) {
       tick.count = it->get<std::int64_t>();
       if (auto error = check_count_range(loc, tick.count, *it)) errors.push_back(std::move(*error));
@@ -184,7 +183,8 @@ Validated<TickInput> tick_from_query(const std::multimap<std::string, std::strin
     if (ec == std::errc::result_out_of_range) {
       errors.push_back(*check_count_range(loc, *begin == '-' ? 0 : kMaxTickCount + 1, input));
     } else if (ec != std::errc() || ptr != end || begin == end) {
-      errors.push_back({loc, "Input should be a valid integer, unable to parse string as an integer",
+      errors.push_back({loc,
+                        "Input should be a valid integer, unable to parse string as an integer",
                         "int_parsing", input});
     } else if (auto error = check_count_range(loc, count, input)) {
       errors.push_back(std::move(*error));

@@ -278,7 +278,7 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
     logger->warn("assignment lost: dropping uncommitted work and rewinding");
     transaction_->abort();
     rewind();
-  } else if (dirty_) {
+  } else if (dirty_ && !fatal_) {
     const auto outcome = commit();
     if (outcome.status != CommitStatus::kOk) {
       logger->warn("commit before revocation failed: {}", outcome.error);

@@ -50,9 +50,9 @@ void add_worker_options(po::options_description& options) {
   cli::add_kafka_options(options);
   add_application_options(options);
   options.add_options()("output-topic", po::value<std::string>()->default_value("audit_rollups"),
-                        "rollups out")(
-      "dlq-topic", po::value<std::string>()->default_value("audit_events.dlq"),
-      "dead letters (invalid and late records)")(
+                        "rollups out")("dlq-topic",
+                                       po::value<std::string>()->default_value("audit_events.dlq"),
+                                       "dead letters (invalid and late records)")(
       "windows", po::value<std::string>()->default_value("1m,1h,1d"), "tumbling window sizes")(
       "grace", po::value<std::string>()->default_value("30s"),
       "how long after its end a window still accepts ticks (event time)")(
@@ -133,7 +133,8 @@ WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origi
   c.state_retention = parse_duration_option(label("state-retention"), text(v, "state-retention"));
   c.rollup_retention =
       parse_duration_option(label("rollup-retention"), text(v, "rollup-retention"));
-  if (c.rollup_retention.value == 0) throw ConfigError(label("rollup-retention") + ": must be above 0");
+  if (c.rollup_retention.value == 0)
+    throw ConfigError(label("rollup-retention") + ": must be above 0");
   c.default_partitions = v["partitions"].as<int>();
   if (c.default_partitions < 1 || c.default_partitions > 10'000) {
     throw ConfigError(label("partitions") + ": must be between 1 and 10000");
@@ -144,9 +145,9 @@ WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origi
     c.instance_id = text(v, "instance-id");
     if (c.instance_id->empty()) throw ConfigError(label("instance-id") + ": empty");
   }
-  c.guarantee = parse_choice<Guarantee>(label("guarantee"), text(v, "guarantee"),
-                                        {{"exactly-once", Guarantee::kExactlyOnce},
-                                         {"at-least-once", Guarantee::kAtLeastOnce}});
+  c.guarantee = parse_choice<Guarantee>(
+      label("guarantee"), text(v, "guarantee"),
+      {{"exactly-once", Guarantee::kExactlyOnce}, {"at-least-once", Guarantee::kAtLeastOnce}});
   c.emit = parse_choice<EmitMode>(label("emit"), text(v, "emit"),
                                   {{"updates", EmitMode::kUpdates}, {"final", EmitMode::kFinal}});
   c.http_port = v["http-port"].as<int>();

@@ -31,6 +31,7 @@ std::filesystem::path work_dir() {
 httplib::Client Service::client() const {
   httplib::Client c("127.0.0.1", port);
   c.set_keep_alive(true);
+  c.set_tcp_nodelay(true);
   c.set_connection_timeout(std::chrono::seconds(5));
   c.set_read_timeout(std::chrono::seconds(30));
   return c;
@@ -42,8 +43,8 @@ std::string Service::url(const std::string& path) const {
 
 Service start_service(const std::string& command, std::vector<std::string> args,
                       const std::string& log_name, const std::string& bootstrap) {
-  args.insert(args.begin(), {command, "--port", "0", "--host", "127.0.0.1",
-                             "--bootstrap-servers", bootstrap});
+  args.insert(args.begin(),
+              {command, "--port", "0", "--host", "127.0.0.1", "--bootstrap-servers", bootstrap});
   Service service;
   service.process = std::make_unique<ChildProcess>(auditor_binary(), args,
                                                    work_dir() / "logs" / (log_name + ".log"));
@@ -73,9 +74,9 @@ std::unique_ptr<ChildProcess> start_worker(const std::string& app_id,
       auditor_binary(),
       std::vector<std::string>{"worker", "--bootstrap-servers", test::bootstrap_servers(),
                                "--application-id", app_id, "--input-topic", input_topic,
-                               "--output-topic", output_topic, "--dlq-topic",
-                               input_topic + ".dlq", "--grace", grace, "--commit-interval",
-                               "500ms", "--state-dir", state_dir.string(), "--http-port", "0"},
+                               "--output-topic", output_topic, "--dlq-topic", input_topic + ".dlq",
+                               "--grace", grace, "--commit-interval", "500ms", "--state-dir",
+                               state_dir.string(), "--http-port", "0"},
       work_dir() / "logs" / (app_id + "-worker.log"));
 }
 

@@ -59,8 +59,8 @@ struct Service {
 // The latest value of every window of a rollup topic (key bytes -> value), tombstones
 // applied, read directly (read_committed) until `until` holds or the deadline passes.
 [[nodiscard]] std::map<std::string, nlohmann::json> latest_rollups(
-    const std::string& topic, const std::function<bool(const std::map<std::string,
-                                                                        nlohmann::json>&)>& until,
+    const std::string& topic,
+    const std::function<bool(const std::map<std::string, nlohmann::json>&)>& until,
     Deadline deadline);
 
 // Sum of `count` over the windows of one size ("1d") in a latest_rollups() map.

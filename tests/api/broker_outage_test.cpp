@@ -36,11 +36,11 @@ class SecondBroker {
 
   // Runs `scripts/kafka.sh <action>`; "" or its output on failure.
   std::string run(const std::string& action) {
-    ChildProcess script("/usr/bin/env",
-                        {"AUDITOR_KAFKA_HOME=" + home_, "AUDITOR_KAFKA_PORT=" + port_,
-                         "AUDITOR_KAFKA_CONTROLLER_PORT=" + controller_port_, "bash",
-                         AUDITOR_KAFKA_SCRIPT, action},
-                        work_dir() / "logs" / ("kafka-b-" + action + ".log"));
+    ChildProcess script(
+        "/usr/bin/env",
+        {"AUDITOR_KAFKA_HOME=" + home_, "AUDITOR_KAFKA_PORT=" + port_,
+         "AUDITOR_KAFKA_CONTROLLER_PORT=" + controller_port_, "bash", AUDITOR_KAFKA_SCRIPT, action},
+        work_dir() / "logs" / ("kafka-b-" + action + ".log"));
     // The first start may download the broker jars.
     const auto status = script.wait(deadline_in(seconds(600)));
     if (status && status->clean()) return "";
@@ -62,8 +62,7 @@ struct Answer {
 Answer post(httplib::Client& client, const std::string& path, const std::string& body = "") {
   const auto started = Clock::now();
   const auto res = body.empty() ? client.Post(path) : client.Post(path, body, "application/json");
-  return {res ? res->status : -1,
-          std::chrono::duration_cast<milliseconds>(Clock::now() - started)};
+  return {res ? res->status : -1, std::chrono::duration_cast<milliseconds>(Clock::now() - started)};
 }
 
 std::string tick_path(const std::string& name) {
@@ -85,10 +84,9 @@ TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
   SecondBroker broker;
   ASSERT_EQ(broker.run("start"), "");
   const std::string topic = "api_outage_" + test::unique_suffix();
-  Service api = start_service("tick-api",
-                              {"--input-topic", topic, "--produce-timeout", "3s", "--partitions",
-                               "2"},
-                              topic, broker.bootstrap());
+  Service api = start_service(
+      "tick-api", {"--input-topic", topic, "--produce-timeout", "3s", "--partitions", "2"}, topic,
+      broker.bootstrap());
   auto client = api.client();
   std::set<std::string> acknowledged;
 

@@ -1,8 +1,8 @@
 // The dashboard's store without a broker: latest value per window, tombstones, current vs
 // previous windows from the data, top ordering, pruning, and the chart series.
-#include <gtest/gtest.h>
-
 #include "worker/dashboard_store.h"
+
+#include <gtest/gtest.h>
 
 namespace auditor::dashboard {
 namespace {
@@ -10,15 +10,18 @@ namespace {
 using nlohmann::json;
 
 std::string key(const std::string& name, const std::string& window, const std::string& start) {
-  return json{{"process_name", name}, {"process_activity", "a"}, {"window", window},
+  return json{{"process_name", name},
+              {"process_activity", "a"},
+              {"window", window},
               {"window_start", start}}
       .dump();
 }
 std::string value(const std::string& name, const std::string& window, const std::string& start,
                   std::int64_t count, bool final) {
-  return json{{"process_name", name}, {"process_activity", "a"}, {"window", window},
-              {"window_start", start}, {"window_end", "x"}, {"count", count},
-              {"ticks", 1}, {"final", final}}
+  return json{{"process_name", name}, {"process_activity", "a"},
+              {"window", window},     {"window_start", start},
+              {"window_end", "x"},    {"count", count},
+              {"ticks", 1},           {"final", final}}
       .dump();
 }
 
@@ -65,8 +68,8 @@ TEST(DashboardStore, KeepsOnlyRecentWindows) {
   ViewSettings settings;
   settings.keep_windows = 2;
   RollupStore store(settings);
-  for (const std::string t : {"2026-11-22T09:00:00Z", "2026-11-22T09:01:00Z",
-                              "2026-11-22T09:02:00Z", "2026-11-22T09:05:00Z"}) {
+  for (const char* t : {"2026-11-22T09:00:00Z", "2026-11-22T09:01:00Z", "2026-11-22T09:02:00Z",
+                        "2026-11-22T09:05:00Z"}) {
     ASSERT_TRUE(store.apply(key("p", "1m", t), value("p", "1m", t, 1, false)));
   }
   // 09:05 minus two windows: 09:03 onwards are kept.

@@ -63,8 +63,8 @@ Tables expected_tables(const std::vector<json>& rollups, std::size_t limit) {
       auto& rows = tables[window + " " + slot];
       for (const auto& r : rollups) {
         if (r.at("window") != window || epoch_ms(r.at("window_start")) != at) continue;
-        rows.push_back({r.at("process_name"), r.at("process_activity"), r.at("count"),
-                        r.at("final")});
+        rows.push_back(
+            {r.at("process_name"), r.at("process_activity"), r.at("count"), r.at("final")});
       }
       std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
         return std::tie(b.count, a.process, a.activity) < std::tie(a.count, b.process, b.activity);
@@ -101,12 +101,12 @@ std::string chromium(const std::string& mode, const std::string& url, const std:
   const auto profile = work_dir() / ("chromium-profile-" + name);
   std::filesystem::remove_all(profile);
   const auto log = work_dir() / "logs" / ("chromium-" + name + ".log");
-  ChildProcess browser(binary,
-                       {"--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-background-networking", "--disable-component-update",
-                        "--no-first-run", "--hide-scrollbars", "--window-size=1400,1400",
-                        "--user-data-dir=" + profile.string(), mode, url},
-                       log);
+  ChildProcess browser(
+      binary,
+      {"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+       "--disable-component-update", "--no-first-run", "--hide-scrollbars",
+       "--window-size=1400,1400", "--user-data-dir=" + profile.string(), mode, url},
+      log);
   const auto status = browser.wait(deadline_in(seconds(90)));
   if (!status) return "chromium did not finish:\n" + browser.log_tail();
   std::ifstream in(log);
@@ -168,9 +168,9 @@ TEST(Dashboard, ShowsTheSameTopCountsAsRollupsAndUpdatesLive) {
   // One partition: ticks reach the worker in event-time order, so none is late.
   test::create_topic(input, 1);
 
-  // Five minutes of ticks for seven keys, with counts distinct within each window, plus
-  // one earlier batch 90 minutes back (another hour, for the 1h "previous" table).
-  const std::int64_t m = (now_ms() - 5 * kMinute) / kMinute * kMinute;
+  // Grace 5 s: stream time ends 10 s into minute m, so the earlier 1m windows are final
+  // and minute m is still open.
+  auto worker = start_worker("api-dash-" + suffix, input, output, "5s");
   test::Producer producer;
   std::int64_t total = 0;
   const auto send = [&](const std::string& name, const std::string& activity, std::int64_t count,
@@ -178,30 +178,37 @@ TEST(Dashboard, ShowsTheSameTopCountsAsRollupsAndUpdatesLive) {
     producer.send(input, {test::kAnyPartition, std::nullopt, tick(name, activity, count, at), 0});
     total += count;
   };
+  // Waits until the worker counted everything sent so far. The minutes go in one at a
+  // time: the worker pre-aggregates what one commit read, and may publish those
+  // aggregates out of event-time order, so a commit spanning minutes could make the
+  // earlier ones late under a 5 s grace.
+  const auto counted_all = [&] {
+    producer.flush(deadline_in(seconds(30)));
+    std::int64_t counted = 0;
+    (void)latest_rollups(
+        output,
+        [&](const auto& l) {
+          counted = total_count(l, "1m");
+          return counted == total;
+        },
+        deadline_in(seconds(60)));
+    return counted == total;
+  };
+  // Seven keys over five minutes, counts distinct within each window, after one earlier
+  // minute 90 minutes back (another hour, for the 1h "previous" table).
+  const std::int64_t m = (now_ms() - 5 * kMinute) / kMinute * kMinute;
   for (int k = 0; k < 7; ++k) {
     send("svc-" + std::to_string(k % 6), k == 6 ? "logout" : "login", (k + 1) * 3,
          m - 90 * kMinute + 10'000);
   }
+  ASSERT_TRUE(counted_all()) << worker->log_tail();
   for (int j = 0; j < 5; ++j) {
     for (int k = 0; k < 7; ++k) {
       send("svc-" + std::to_string(k % 6), k == 6 ? "logout" : "login", (k + 1) * (j + 1) * 7 + k,
            m - (4 - j) * kMinute + 10'000);
     }
+    ASSERT_TRUE(counted_all()) << worker->log_tail();
   }
-  producer.flush(deadline_in(seconds(30)));
-
-  // Grace 5 s: stream time ends 10 s into minute m, so the earlier 1m windows are final
-  // and minute m is still open.
-  auto worker = start_worker("api-dash-" + suffix, input, output, "5s");
-  std::int64_t counted = 0;
-  (void)latest_rollups(
-      output,
-      [&](const auto& l) {
-        counted = total_count(l, "1m");
-        return counted == total;
-      },
-      deadline_in(seconds(120)));
-  ASSERT_EQ(counted, total) << worker->log_tail();
 
   Service dash = start_service("dashboard", {"--output-topic", output}, output);
   auto client = dash.client();

@@ -21,7 +21,9 @@ class TickApiTest : public ::testing::Test {
     api_ = start_service("tick-api", {"--input-topic", topic_}, topic_);
   }
   void TearDown() override {
-    if (api_.process) EXPECT_EQ(stop(*api_.process), "");
+    if (api_.process) {
+      EXPECT_EQ(stop(*api_.process), "");
+    }
     if (!HasFailure()) test::delete_topics({topic_});
   }
 
@@ -49,28 +51,33 @@ struct Call {
 TEST_F(TickApiTest, AcknowledgedCallsLandExactlyOnce) {
   const std::string long_name(256, 'n');
   std::vector<Call> calls = {
-      {"/tick?process_name=auth&process_activity=login&count=3", "",
+      {"/tick?process_name=auth&process_activity=login&count=3",
+       "",
        {{"process_name", "auth"}, {"process_activity", "login"}, {"count", 3}}},
-      {"/tick?process_name=auth&process_activity=logout", "",
+      {"/tick?process_name=auth&process_activity=logout",
+       "",
        {{"process_name", "auth"}, {"process_activity", "logout"}, {"count", 1}}},
-      {"/tick?process_name=" + url_encode("zürich|\"q\" 東京") + "&process_activity=" +
-           url_encode("a|b") + "&count=%2B7",
+      {"/tick?process_name=" + url_encode("zürich|\"q\" 東京") +
+           "&process_activity=" + url_encode("a|b") + "&count=%2B7",
        "",
        {{"process_name", "zürich|\"q\" 東京"}, {"process_activity", "a|b"}, {"count", 7}}},
-      {"/tick", R"({"process_name":"billing","process_activity":"charge","count":1000000000})",
+      {"/tick",
+       R"({"process_name":"billing","process_activity":"charge","count":1000000000})",
        {{"process_name", "billing"}, {"process_activity", "charge"}, {"count", 1000000000}}},
-      {"/tick", R"({"process_name":"billing","process_activity":"refund","extra":[1,{"x":2}]})",
+      {"/tick",
+       R"({"process_name":"billing","process_activity":"refund","extra":[1,{"x":2}]})",
        {{"process_name", "billing"}, {"process_activity", "refund"}, {"count", 1}}},
-      {"/tick", json{{"process_name", long_name}, {"process_activity", "</script>"}}.dump(),
+      {"/tick",
+       json{{"process_name", long_name}, {"process_activity", "</script>"}}.dump(),
        {{"process_name", long_name}, {"process_activity", "</script>"}, {"count", 1}}},
   };
   // Many calls, concurrently, to catch lost or duplicated records under load.
   for (int i = 0; i < 200; ++i) {
     const std::string name = "svc-" + std::to_string(i);
-    calls.push_back({"/tick?process_name=" + name + "&process_activity=run&count=" +
-                         std::to_string(i + 1),
-                     "",
-                     {{"process_name", name}, {"process_activity", "run"}, {"count", i + 1}}});
+    calls.push_back(
+        {"/tick?process_name=" + name + "&process_activity=run&count=" + std::to_string(i + 1),
+         "",
+         {{"process_name", name}, {"process_activity", "run"}, {"count", i + 1}}});
   }
   std::vector<std::thread> threads;
   std::vector<std::string> failures(calls.size());
@@ -127,13 +134,18 @@ TEST_F(TickApiTest, EveryInvalidInputAnswers422NamingTheField) {
       {"/tick?process_activity=a", "", {"query", "process_name"}, "missing"},
       {"/tick?process_name=p", "", {"query", "process_activity"}, "missing"},
       {"/tick", "", {"query", "process_name"}, "missing"},
-      {"/tick?process_name=&process_activity=a", "", {"query", "process_name"},
-       "string_too_short"},
-      {"/tick?process_name=p&process_activity=" + too_long, "", {"query", "process_activity"},
+      {"/tick?process_name=&process_activity=a", "", {"query", "process_name"}, "string_too_short"},
+      {"/tick?process_name=p&process_activity=" + too_long,
+       "",
+       {"query", "process_activity"},
        "string_too_long"},
-      {"/tick?process_name=%FF%FE&process_activity=a", "", {"query", "process_name"},
+      {"/tick?process_name=%FF%FE&process_activity=a",
+       "",
+       {"query", "process_name"},
        "string_unicode"},
-      {"/tick?process_name=p&process_activity=%C0%AF", "", {"query", "process_activity"},
+      {"/tick?process_name=p&process_activity=%C0%AF",
+       "",
+       {"query", "process_activity"},
        "string_unicode"},
       {q + "&count=0", "", {"query", "count"}, "greater_than_equal"},
       {q + "&count=-5", "", {"query", "count"}, "greater_than_equal"},
@@ -144,46 +156,78 @@ TEST_F(TickApiTest, EveryInvalidInputAnswers422NamingTheField) {
       {q + "&count=", "", {"query", "count"}, "int_parsing"},
       {"/tick", R"({"process_activity":"a"})", {"body", "process_name"}, "missing"},
       {"/tick", R"({"process_name":"p"})", {"body", "process_activity"}, "missing"},
-      {"/tick", R"({"process_name":7,"process_activity":"a"})", {"body", "process_name"},
+      {"/tick",
+       R"({"process_name":7,"process_activity":"a"})",
+       {"body", "process_name"},
        "string_type"},
-      {"/tick", R"({"process_name":null,"process_activity":"a"})", {"body", "process_name"},
+      {"/tick",
+       R"({"process_name":null,"process_activity":"a"})",
+       {"body", "process_name"},
        "string_type"},
-      {"/tick", R"({"process_name":"","process_activity":"a"})", {"body", "process_name"},
+      {"/tick",
+       R"({"process_name":"","process_activity":"a"})",
+       {"body", "process_name"},
        "string_too_short"},
-      {"/tick", json{{"process_name", "p"}, {"process_activity", too_long}}.dump(),
-       {"body", "process_activity"}, "string_too_long"},
-      {"/tick", R"({"process_name":"p","process_activity":"a","count":"5"})",
-       {"body", "count"}, "int_type"},
-      {"/tick", R"({"process_name":"p","process_activity":"a","count":1.0})",
-       {"body", "count"}, "int_type"},
-      {"/tick", R"({"process_name":"p","process_activity":"a","count":true})",
-       {"body", "count"}, "int_type"},
-      {"/tick", R"({"process_name":"p","process_activity":"a","count":null})",
-       {"body", "count"}, "int_type"},
-      {"/tick", R"({"process_name":"p","process_activity":"a","count":0})",
-       {"body", "count"}, "greater_than_equal"},
-      {"/tick", R"({"process_name":"p","process_activity":"a","count":-1})",
-       {"body", "count"}, "greater_than_equal"},
-      {"/tick", R"({"process_name":"p","process_activity":"a","count":1000000001})",
-       {"body", "count"}, "less_than_equal"},
-      {"/tick", R"({"process_name":"p","process_activity":"a","count":18446744073709551615})",
-       {"body", "count"}, "less_than_equal"},
-      {"/tick", R"([{"process_name":"p","process_activity":"a"}])", {"body"},
+      {"/tick",
+       json{{"process_name", "p"}, {"process_activity", too_long}}.dump(),
+       {"body", "process_activity"},
+       "string_too_long"},
+      {"/tick",
+       R"({"process_name":"p","process_activity":"a","count":"5"})",
+       {"body", "count"},
+       "int_type"},
+      {"/tick",
+       R"({"process_name":"p","process_activity":"a","count":1.0})",
+       {"body", "count"},
+       "int_type"},
+      {"/tick",
+       R"({"process_name":"p","process_activity":"a","count":true})",
+       {"body", "count"},
+       "int_type"},
+      {"/tick",
+       R"({"process_name":"p","process_activity":"a","count":null})",
+       {"body", "count"},
+       "int_type"},
+      {"/tick",
+       R"({"process_name":"p","process_activity":"a","count":0})",
+       {"body", "count"},
+       "greater_than_equal"},
+      {"/tick",
+       R"({"process_name":"p","process_activity":"a","count":-1})",
+       {"body", "count"},
+       "greater_than_equal"},
+      {"/tick",
+       R"({"process_name":"p","process_activity":"a","count":1000000001})",
+       {"body", "count"},
+       "less_than_equal"},
+      {"/tick",
+       R"({"process_name":"p","process_activity":"a","count":18446744073709551615})",
+       {"body", "count"},
+       "less_than_equal"},
+      {"/tick",
+       R"([{"process_name":"p","process_activity":"a"}])",
+       {"body"},
        "model_attributes_type"},
       {"/tick", "\"text\"", {"body"}, "model_attributes_type"},
-      {"/ticks", R"([{"process_name":"p","process_activity":"a"},{"process_name":"p"}])",
-       {"body", 1, "process_activity"}, "missing"},
-      {"/ticks", R"([{"process_name":"p","process_activity":"a","count":0}])",
-       {"body", 0, "count"}, "greater_than_equal"},
-      {"/ticks", R"([{"process_name":"p","process_activity":"a"},7])", {"body", 1},
+      {"/ticks",
+       R"([{"process_name":"p","process_activity":"a"},{"process_name":"p"}])",
+       {"body", 1, "process_activity"},
+       "missing"},
+      {"/ticks",
+       R"([{"process_name":"p","process_activity":"a","count":0}])",
+       {"body", 0, "count"},
+       "greater_than_equal"},
+      {"/ticks",
+       R"([{"process_name":"p","process_activity":"a"},7])",
+       {"body", 1},
        "model_attributes_type"},
       {"/ticks", R"({"process_name":"p","process_activity":"a"})", {"body"}, "list_type"},
   };
   auto client = api_.client();
   for (const auto& c : cases) {
     SCOPED_TRACE(c.path + " " + c.body);
-    const auto res = c.body.empty() ? client.Post(c.path)
-                                    : client.Post(c.path, c.body, "application/json");
+    const auto res =
+        c.body.empty() ? client.Post(c.path) : client.Post(c.path, c.body, "application/json");
     ASSERT_TRUE(res) << httplib::to_string(res.error());
     ASSERT_EQ(res->status, 422) << res->body;
     const auto detail = json::parse(res->body).at("detail");
@@ -195,9 +239,9 @@ TEST_F(TickApiTest, EveryInvalidInputAnswers422NamingTheField) {
     EXPECT_TRUE(named) << res->body;
   }
   // Bodies that are not JSON: FastAPI's json_invalid, located in the body.
-  for (const std::string body : {std::string("{bad"), std::string("{\"process_name\":\"\xff\"}"),
-                                 std::string("{} trailing")}) {
-    for (const std::string path : {"/tick", "/ticks"}) {
+  for (const std::string& body : {std::string("{bad"), std::string("{\"process_name\":\"\xff\"}"),
+                                  std::string("{} trailing")}) {
+    for (const char* path : {"/tick", "/ticks"}) {
       const auto res = client.Post(path, body, "application/json");
       ASSERT_TRUE(res);
       EXPECT_EQ(res->status, 422) << body;

@@ -1,10 +1,11 @@
 // Tick API validation without a broker: FastAPI-style errors, and the contract that every
 // tick the API accepts is accepted by the worker's parser (topology/tick_parser.h), byte
 // for byte as it is produced.
+#include "worker/tick_api_validation.h"
+
 #include <gtest/gtest.h>
 
 #include "topology/tick_parser.h"
-#include "worker/tick_api_validation.h"
 
 namespace auditor::tick_api {
 namespace {
@@ -52,13 +53,27 @@ TEST(TickApiValidation, NamesAreLimitedInBytesNotCharacters) {
 }
 
 TEST(TickApiValidation, RejectsMalformedUtf8InQueries) {
-  for (const std::string bad : {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\xe2\x82"}) {
-    EXPECT_EQ(errors_of(tick_from_query({{"process_name", bad}, {"process_activity", "a"}}))
-                  .at(0)
-                  .type,
-              "string_unicode")
+  for (const char* bad : {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\xe2\x82"}) {
+    EXPECT_EQ(
+        errors_of(tick_from_query({{"process_name", bad}, {"process_activity", "a"}})).at(0).type,
+        "string_unicode")
         << bad;
   }
+}
+
+TEST(TickApiValidation, JsonCountBounds) {
+  const auto count_error = [](const std::string& count) {
+    const auto errors = errors_of(
+        tick_from_json(R"({"process_name":"p","process_activity":"a","count":)" + count + "}"));
+    return errors.empty() ? std::string("ok") : errors.at(0).type;
+  };
+  EXPECT_EQ(count_error("0"), "greater_than_equal");
+  EXPECT_EQ(count_error("-1"), "greater_than_equal");
+  EXPECT_EQ(count_error("1"), "ok");
+  EXPECT_EQ(count_error("1000000000"), "ok");
+  EXPECT_EQ(count_error("1000000001"), "less_than_equal");
+  EXPECT_EQ(count_error("18446744073709551615"), "less_than_equal");
+  EXPECT_EQ(count_error("1e3"), "int_type");
 }
 
 TEST(TickApiValidation, BatchErrorsNameTheElement) {

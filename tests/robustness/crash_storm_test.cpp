@@ -41,6 +41,7 @@ TEST(CrashStorm, RandomSigkillsOfThreeReplicasLoseNothingAndCountNothingTwice) {
   WorkerConfig cfg = robustness_config("storm");
   cfg.emit = "final";
   std::cerr << "app id " << cfg.app_id << "\n";
+  const CleanUpOnSuccess clean_up(cfg);
   test::create_topic(cfg.input_topic, kPartitions);
 
   const std::int64_t day = it::utc_day_start(3);
@@ -126,7 +127,6 @@ TEST(CrashStorm, RandomSigkillsOfThreeReplicasLoseNothingAndCountNothingTwice) {
   EXPECT_TRUE(stop_failures.empty()) << "replicas must stop cleanly at the end:\n"
                                      << it::first_lines(stop_failures);
   std::cerr << "crash storm: " << seconds_since(test_started) << " s in all\n";
-  if (!HasFailure()) it::clean_up(cfg);  // topics and state dirs
 }
 
 }  // namespace

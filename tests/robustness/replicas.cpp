@@ -1,5 +1,7 @@
 #include "tests/robustness/replicas.h"
 
+#include <gtest/gtest.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +56,11 @@ WorkerConfig robustness_config(const std::string& test_name) {
   // The data spans at most 30 minutes and grace is 1h: no tick can be late whatever order
   // the replicas read partitions in, so the brute-force model is exact.
   c.grace = "1h";
+  // For checking that the tests can fail: AUDITOR_RB_GUARANTEE=at-least-once must make the
+  // crash storm count some ticks twice.
+  if (const char* g = std::getenv("AUDITOR_RB_GUARANTEE"); g != nullptr && *g != '\0') {
+    c.guarantee = g;
+  }
   std::filesystem::create_directories(c.state_dir);
   return c;
 }
@@ -128,12 +135,16 @@ void PacedProducer::run() {
   try {
     test::Producer producer;
     std::int64_t sent = 0;
+    std::int64_t bursts = 0;
     while (sent < max_ticks_ && !stop_) {
       for (int i = 0; i < chunk_ && sent < max_ticks_; ++i, ++sent) {
         producer.send(topic_, source_.next(expected_));
       }
+      const std::int64_t extra = burst_.exchange(0);
+      for (std::int64_t i = 0; i < extra; ++i) producer.send(topic_, source_.next(expected_));
+      bursts += extra;
       producer.flush(deadline_in(60s));
-      acknowledged_ = sent;
+      acknowledged_ = sent + bursts;
       if (sent < max_ticks_ && !stop_) std::this_thread::sleep_for(pause_);
     }
   } catch (...) {
@@ -262,6 +273,16 @@ std::set<int> running_tasks(const std::filesystem::path& log) {
     if (auto t = task_with(line, " revoked")) tasks.erase(*t);
   }
   return tasks;
+}
+
+std::optional<Assignment> latest_assignment(const std::filesystem::path& log) {
+  static const std::regex re(R"(now (\d+) input partitions and (\d+) tasks)");
+  std::optional<Assignment> out;
+  for (const auto& line : log_lines(log)) {
+    std::smatch m;
+    if (std::regex_search(line, m, re)) out = Assignment{std::stoi(m[1]), std::stoi(m[2])};
+  }
+  return out;
 }
 
 std::vector<RestoreEvent> restore_events(const std::filesystem::path& log) {
@@ -474,6 +495,15 @@ std::vector<std::string> decreasing_updates(const std::string& output_topic,
     }
   }
   return out;
+}
+
+CleanUpOnSuccess::~CleanUpOnSuccess() {
+  if (::testing::Test::HasFailure()) return;
+  try {
+    it::clean_up(config_);
+  } catch (const std::exception& e) {
+    std::cerr << "clean-up: " << e.what() << "\n";
+  }
 }
 
 }  // namespace auditor::rb

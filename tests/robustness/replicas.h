@@ -77,6 +77,8 @@ class PacedProducer {
 
   void start();
   void stop() { stop_ = true; }  // at the next chunk boundary
+  // Adds `n` ticks to the next chunk (sent at once, on top of max_ticks).
+  void burst(std::int64_t n) { burst_ += n; }
   // Waits for the thread; rethrows its error.
   void join();
   [[nodiscard]] bool done() const { return done_; }
@@ -92,6 +94,7 @@ class PacedProducer {
   std::int64_t max_ticks_;
   ExpectedRollups expected_;
   std::atomic<bool> stop_{false};
+  std::atomic<std::int64_t> burst_{0};
   std::atomic<bool> done_{false};
   std::atomic<std::int64_t> acknowledged_{0};
   std::exception_ptr error_;
@@ -139,6 +142,14 @@ class Replica {
 [[nodiscard]] std::set<int> assigned_tasks(const std::filesystem::path& log);
 // Of those, the ones whose restore finished ("task N running from repartition offset").
 [[nodiscard]] std::set<int> running_tasks(const std::filesystem::path& log);
+
+// The last "now X input partitions and Y tasks" line (logged at the end of every
+// rebalance): {X, Y}, or nullopt before the first.
+struct Assignment {
+  int input_partitions = 0;
+  int tasks = 0;
+};
+[[nodiscard]] std::optional<Assignment> latest_assignment(const std::filesystem::path& log);
 
 struct RestoreEvent {
   int task = -1;
@@ -229,6 +240,20 @@ struct Verdict {
 // new owner's newer one would.
 [[nodiscard]] std::vector<std::string> decreasing_updates(const std::string& output_topic,
                                                           std::size_t* records_read = nullptr);
+
+// Declared right after the test's config: on destruction, after every replica, producer
+// and reader of the test is gone, deletes the test's topics and state dirs if the test
+// passed (a failing test keeps them for inspection).
+class CleanUpOnSuccess {
+ public:
+  explicit CleanUpOnSuccess(const WorkerConfig& config) : config_(config) {}
+  ~CleanUpOnSuccess();
+  CleanUpOnSuccess(const CleanUpOnSuccess&) = delete;
+  CleanUpOnSuccess& operator=(const CleanUpOnSuccess&) = delete;
+
+ private:
+  const WorkerConfig& config_;
+};
 
 [[nodiscard]] double seconds_since(Clock::time_point t);
 

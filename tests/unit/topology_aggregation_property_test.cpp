@@ -73,7 +73,7 @@ std::int64_t floor_start(std::int64_t t, std::int64_t size) {
 // --- brute force -----------------------------------------------------------------------
 
 // Groups a batch of ticks the way stage 1 must: per key and bucket, summed, with the
-// latest time, sorted by (name, activity, time).
+// latest time, sorted by (time, name, activity) like PreAggregator::take.
 std::vector<Record> group_batch(const std::vector<RawTick>& batch, std::int64_t bucket) {
   std::map<std::tuple<std::string, std::string, std::int64_t>, Record> groups;
   for (const RawTick& t : batch) {
@@ -88,7 +88,7 @@ std::vector<Record> group_batch(const std::vector<RawTick>& batch, std::int64_t 
   std::vector<Record> out;
   for (auto& [k, r] : groups) out.push_back(r);
   std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) {
-    return std::tie(a.name, a.activity, a.time) < std::tie(b.name, b.activity, b.time);
+    return std::tie(a.time, a.name, a.activity) < std::tie(b.time, b.name, b.activity);
   });
   return out;
 }

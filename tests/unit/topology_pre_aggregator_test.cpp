@@ -21,19 +21,22 @@ TEST(PreAggregator, SumsPerKeyAndBucket) {
 
   const std::vector<PreAggregate> out = agg.take();
   ASSERT_EQ(out.size(), 4U);
-  // Sorted by name, activity, event time; event time is the largest of the bucket.
+  // Sorted by event time (the largest of the bucket), so stage 2 sees a backlog in
+  // event-time order whatever the names: "auth/logout" at 60000 comes before "auth/login"
+  // at 119999 although it sorts after it by name.
   EXPECT_EQ(out[0].process_name, "api");
   EXPECT_EQ(out[0].event_time, EventTime{-1});
   EXPECT_EQ(out[0].count, 6);
   EXPECT_EQ(out[0].ticks, 2);
-  EXPECT_EQ(out[1].process_activity, "login");
-  EXPECT_EQ(out[1].event_time, EventTime{119'999});
-  EXPECT_EQ(out[1].count, 8);
-  EXPECT_EQ(out[1].ticks, 3);
-  EXPECT_EQ(out[2].event_time, EventTime{120'000});
-  EXPECT_EQ(out[2].count, 7);
-  EXPECT_EQ(out[2].ticks, 1);
-  EXPECT_EQ(out[3].process_activity, "logout");
+  EXPECT_EQ(out[1].process_activity, "logout");
+  EXPECT_EQ(out[1].event_time, EventTime{60'000});
+  EXPECT_EQ(out[2].process_activity, "login");
+  EXPECT_EQ(out[2].event_time, EventTime{119'999});
+  EXPECT_EQ(out[2].count, 8);
+  EXPECT_EQ(out[2].ticks, 3);
+  EXPECT_EQ(out[3].event_time, EventTime{120'000});
+  EXPECT_EQ(out[3].count, 7);
+  EXPECT_EQ(out[3].ticks, 1);
 
   EXPECT_EQ(agg.pending_records(), 0U);
   EXPECT_EQ(agg.pending_ticks(), 0);
