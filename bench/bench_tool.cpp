@@ -1110,20 +1110,35 @@ int cmd_report(const Args& a) {
   std::ofstream md_out(out_md);
   md_out << "# auditor benchmark, " << meta.value("date", std::string("?")) << "\n\n";
   md_out << "Command: `" << meta.value("command", std::string("?")) << "`\n\n";
-  md_out << "Input: " << meta.at("ticks") << " ticks, " << meta.value("keys", 0) << " keys (Zipf "
-         << meta.value("skew", 0.0) << "), " << meta.value("partitions", 0) << " partitions, "
-         << meta.value("bad_share", 0.0) << " share of invalid records, event times over "
-         << meta.value("span", std::string("?")) << "; windows "
-         << meta.value("windows", std::string("?")) << ", grace "
-         << meta.value("grace", std::string("?")) << ", commit interval 1s. "
-         << "Medians of " << meta.value("rounds", 0)
-         << " rounds, contenders alternating order.\n\n";
+  if (!runs.empty()) {
+    md_out << "Input: " << meta.at("ticks") << " ticks, " << meta.value("keys", 0) << " keys (Zipf "
+           << meta.value("skew", 0.0) << "), " << meta.value("partitions", 0) << " partitions, "
+           << meta.value("bad_share", 0.0) << " share of invalid records, event times over "
+           << meta.value("span", std::string("?")) << "; windows "
+           << meta.value("windows", std::string("?")) << ", grace "
+           << meta.value("grace", std::string("?")) << ", commit interval 1s. "
+           << "Medians of " << meta.value("rounds", 0)
+           << " rounds, contenders alternating order.\n\n";
+  }
+  if (!latency.empty() && meta.contains("latency")) {
+    const auto& l = meta.at("latency");
+    md_out << "Latency: " << l.value("rate", 0) << " ticks/s over " << meta.value("keys", 0)
+           << " keys (event time = now) for " << l.value("duration", std::string("?"))
+           << " after a " << l.value("warmup", std::string("?")) << " warm-up, grace "
+           << l.value("grace", std::string("?"))
+           << ", 20 probe ticks/s each under its own key; latency = produce to the first "
+              "rollup of the probe's key readable with read_committed.\n\n";
+  }
   md_out << md.str() << "\n";
   md_out << "Machine: " << meta.value("machine", nlohmann::ordered_json::object()).dump() << "\n\n";
-  md_out << "Rollups check: every window's latest value (count, ticks) in the contender's rollup "
-            "topic equals the brute-force count of the generated input (so auditor and Kafka "
-            "Streams also equal each other).\n";
-  if (meta.contains("notes")) md_out << "\n" << meta.at("notes").get<std::string>() << "\n";
+  md_out << "Versions: " << meta.value("versions", nlohmann::ordered_json::object()).dump()
+         << "\n\n";
+  if (!runs.empty()) {
+    md_out << "Rollups check \"ok\": every window's latest value (count, ticks) in the "
+              "contender's rollup topic equals the brute-force count of the generated input (so "
+              "auditor and Kafka Streams also equal each other).\n";
+    if (meta.contains("notes")) md_out << "\n" << meta.at("notes").get<std::string>() << "\n";
+  }
 
   nlohmann::ordered_json out = {{"meta", meta},
                                 {"summary", summary_json},

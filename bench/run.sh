@@ -176,6 +176,12 @@ bash "$root/scripts/kafka.sh" start >&2
 # ---------------------------------------------------------------------------------------
 # Work area and cleanup
 
+# What is measured: the sources as of now and the binary actually run (with --no-build it
+# may be older than the sources).
+git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n $(git -C "$root" status --porcelain -- worker topology state 2>/dev/null) ]] && git_rev="$git_rev+uncommitted"
+auditor_built=$(date -u -r "$auditor_bin" +%Y-%m-%dT%H:%M:%SZ)
+
 run_id=$(date +%m%d%H%M%S)-$$
 prefix=bench-$run_id
 input=$prefix-ticks
@@ -491,8 +497,6 @@ cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem_gib=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 kafka_jar=$(find "${AUDITOR_KAFKA_HOME:-$HOME/.cache/auditor-kafka}/lib" -name 'kafka-clients-*.jar' 2>/dev/null | head -n 1)
 kafka_version=$(basename "${kafka_jar:-unknown}" .jar); kafka_version=${kafka_version#kafka-clients-}
-git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -n $(git -C "$root" status --porcelain -- worker topology state 2>/dev/null) ]] && git_rev="$git_rev+uncommitted"
 date_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 notes="Wall time runs from starting the contender's process to the moment its group has committed all input and repartition records (polled every 100 ms), so it includes start-up (JVM, group join, topic creation). CPU seconds and peak RSS (VmHWM) are the contender's process at that moment. Kafka Streams runs with its defaults (1 stream thread, 10 MiB record cache, default JVM heap) except commit.interval.ms=1000 and topology.optimization=all. The broker (one JVM) shares the same cores. Load average before/after: $load_start / $load_end."
 cat >"$work/meta.json" <<EOF
@@ -500,9 +504,12 @@ cat >"$work/meta.json" <<EOF
  "ticks": $ticks, "keys": $keys, "skew": $skew, "partitions": $partitions, "rounds": $rounds,
  "span": $(json_str "$span"), "grace": $(json_str "$grace"), "bad_share": $bad_share,
  "windows": "1m,1h,1d", "expected_windows": $expected_windows, "expected_invalid": $expected_invalid,
+ "latency": {"rate": $latency_rate, "duration": $(json_str "$latency_duration"),
+   "warmup": $(json_str "$latency_warmup"), "grace": $(json_str "$latency_grace")},
  "machine": {"nproc": $(nproc), "memory_gib": $mem_gib, "cpu": $(json_str "$cpu_model"),
    "kernel": $(json_str "$(uname -r)"), "load_before": $(json_str "$load_start"), "load_after": $(json_str "$load_end")},
- "versions": {"auditor": $(json_str "$git_rev"), "kafka": $(json_str "$kafka_version"),
+ "versions": {"auditor": $(json_str "$git_rev"), "auditor_binary_built": $(json_str "$auditor_built"),
+   "kafka": $(json_str "$kafka_version"),
    "librdkafka": $(json_str "$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)"),
    "java": $(json_str "$(java -version 2>&1 | head -n 1)")},
  "notes": $(json_str "$notes")}

@@ -38,8 +38,7 @@ std::string format_value(double value) {
 void Histogram::observe(double seconds) {
   std::size_t i = 0;
   while (i < kBounds.size() && seconds > kBounds[i]) ++i;
-  if (i < kBounds.size()) buckets[i].fetch_add(1, std::memory_order_relaxed);
-  count.fetch_add(1, std::memory_order_relaxed);
+  buckets[i].fetch_add(1, std::memory_order_relaxed);
   sum_micros.fetch_add(static_cast<std::uint64_t>(std::max(0.0, seconds) * 1e6),
                        std::memory_order_relaxed);
 }
@@ -87,9 +86,11 @@ void Writer::histogram(std::string_view name, std::string_view help, const Histo
     const std::string le = format_value(Histogram::kBounds[i]);
     sample(base + "_bucket", {{"le", le}}, static_cast<double>(cumulative));
   }
-  const auto count = h.count.load(std::memory_order_relaxed);
+  const auto count =
+      cumulative + h.buckets[Histogram::kBounds.size()].load(std::memory_order_relaxed);
   sample(base + "_bucket", {{"le", "+Inf"}}, static_cast<double>(count));
-  sample(base + "_sum", {}, static_cast<double>(h.sum_micros.load(std::memory_order_relaxed)) / 1e6);
+  sample(base + "_sum", {},
+         static_cast<double>(h.sum_micros.load(std::memory_order_relaxed)) / 1e6);
   sample(base + "_count", {}, static_cast<double>(count));
 }
 

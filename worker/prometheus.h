@@ -22,8 +22,9 @@ class Histogram {
                                                      0.1,   0.25,   0.5,   1.0,  5.0,   60.0};
   void observe(double seconds);
 
-  std::array<std::atomic<std::uint64_t>, kBounds.size()> buckets{};  // non-cumulative
-  std::atomic<std::uint64_t> count{0};
+  // Non-cumulative; the last one counts observations above every bound. The count is
+  // derived from the buckets when rendering, so a scrape never sees buckets above it.
+  std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets{};
   std::atomic<std::uint64_t> sum_micros{0};
 };
 

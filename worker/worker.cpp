@@ -2,10 +2,9 @@
 
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -43,6 +42,8 @@ kafka::Properties consumer_properties(const WorkerConfig& config) {
       {"client.id", config.topics.application_id + "-consumer"},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
+      // The end of a partition is where its position may move past transaction markers.
+      {"enable.partition.eof", "true"},
       {"auto.offset.reset", "earliest"},
       {"partition.assignment.strategy", "cooperative-sticky"},
       // Also under at-least-once: never count records of aborted transactions.
@@ -103,8 +104,8 @@ Worker::Worker(WorkerConfig config)
   if (const auto err = rd_kafka_subscribe(consumer_.get(), topics.get())) {
     throw std::runtime_error("cannot subscribe: " + kafka::error_text(err));
   }
-  http_ = std::make_unique<WorkerHttp>(config_.http_port, metrics_, status_, queries_,
-                                       config_.windows);
+  http_ =
+      std::make_unique<WorkerHttp>(config_.http_port, metrics_, status_, queries_, config_.windows);
   logger->info("started: group {}, input {}, {} partitions, guarantee {}, windows {}",
                config_.topics.application_id, config_.topics.input, partitions_,
                config_.guarantee == Guarantee::kExactlyOnce ? "exactly-once" : "at-least-once",
@@ -276,6 +277,7 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
   if (lost) {
     // Another member may own these partitions already: nothing of ours may be committed.
     logger->warn("assignment lost: dropping uncommitted work and rewinding");
+    joined_ = false;
     transaction_->abort();
     rewind();
   } else if (dirty_ && !fatal_) {
@@ -310,12 +312,20 @@ void Worker::produce(const kafka::OutgoingRecord& record) {
   const auto begun = transaction_->begin();
   if (begun.status != CommitStatus::kOk) {
     produce_failed_ = true;
+    if (begun.status == CommitStatus::kFatal) {
+      fatal_ = true;
+      fatal_error_ = begun.error;
+    }
     log::get("worker")->error("{}", begun.error);
     return;
   }
   const auto err = producer_->produce(record, Clock::now() + kBlockingTimeout);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     produce_failed_ = true;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      fatal_ = true;
+      fatal_error_ = "producer: fatal error";
+    }
     log::get("worker")->error("cannot produce to {}: {}", record.topic, kafka::error_text(err));
   }
 }
@@ -339,10 +349,20 @@ void Worker::dead_letter(const rd_kafka_message_t& source, std::string_view erro
 }
 
 void Worker::process(const rd_kafka_message_t& message) {
+  if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    reached_end(message);
+    return;
+  }
+  if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
+    std::array<char, 512> reason{};
+    rd_kafka_fatal_error(consumer_.get(), reason.data(), reason.size());
+    fatal_ = true;
+    fatal_error_ = std::string("consumer: ") + reason.data();
+    log::get("worker")->critical("{}", fatal_error_);
+    return;
+  }
   if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (message.err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      log::get("worker")->warn("consumer: {}", rd_kafka_message_errstr(&message));
-    }
+    log::get("worker")->warn("consumer: {}", rd_kafka_message_errstr(&message));
     return;
   }
   dirty_ = true;
@@ -350,6 +370,28 @@ void Worker::process(const rd_kafka_message_t& message) {
     process_input(message);
   } else {
     process_repartition(message);
+  }
+}
+
+void Worker::reached_end(const rd_kafka_message_t& eof) {
+  // Everything before eof.offset was delivered (and processed) in order: the position may
+  // skip to it, past the marker a transactional producer leaves at the end, so committed
+  // offsets and lag reach the end of the partition.
+  const Offset end{eof.offset};
+  if (config_.topics.input == rd_kafka_topic_name(eof.rkt)) {
+    auto position = input_positions_.find(eof.partition);
+    if (position != input_positions_.end() && (!position->second || *position->second < end)) {
+      position->second = end;
+      dirty_ = true;
+    }
+    return;
+  }
+  auto it = tasks_.find(eof.partition);
+  if (it == tasks_.end() || it->second->restoring()) return;
+  const auto next = it->second->next_offset();
+  if (next && *next < end) {
+    it->second->advance(end);
+    dirty_ = true;
   }
 }
 
@@ -433,7 +475,8 @@ CommitOutcome Worker::commit() {
   auto logger = log::get("worker");
   const auto started = Clock::now();
   if (produce_failed_) {
-    CommitOutcome failed{CommitStatus::kAborted, "a record of this commit could not be produced"};
+    CommitOutcome failed{fatal_ ? CommitStatus::kFatal : CommitStatus::kAborted,
+                         "a record of this commit could not be produced"};
     handle_failed_commit(failed);
     return failed;
   }
@@ -672,8 +715,8 @@ HttpAnswer Worker::answer_query(const RollupQuery& query) {
   const std::string key = encode_repartition_key(query.process_name, query.process_activity);
   const PartitionId partition = partition_for(key, partitions_);
   nlohmann::ordered_json body = {{"process_name", query.process_name},
-                         {"process_activity", query.process_activity},
-                         {"partition", partition.value}};
+                                 {"process_activity", query.process_activity},
+                                 {"partition", partition.value}};
   const auto it = tasks_.find(partition.value);
   if (it == tasks_.end()) {
     body["error"] = "partition " + std::to_string(partition.value) +
@@ -692,8 +735,10 @@ HttpAnswer Worker::answer_query(const RollupQuery& query) {
   for (const auto& spec : config_.windows.windows()) {
     if (query.window && *query.window != spec.size) continue;
     // Default range: the 60 most recent windows up to stream time.
-    const EventTime from = window_start(
-        query.from.value_or(EventTime{now.value - 60 * spec.size.value}), spec.size);
+    // Windows with from <= window_start < to.
+    const EventTime wanted_from = query.from.value_or(EventTime{now.value - 60 * spec.size.value});
+    EventTime from = window_start(wanted_from, spec.size);
+    if (from < wanted_from) from = from.plus(spec.size);
     const EventTime to = query.to.value_or(now.plus(spec.size));
     if ((to.value - from.value) / spec.size.value > kMaxWindowsPerSize) {
       return {400, nlohmann::json{{"error", "from/to: more than 10000 " + spec.name +
@@ -706,8 +751,8 @@ HttpAnswer Worker::answer_query(const RollupQuery& query) {
       const auto counts = task.store().get(window);
       if (!counts) continue;
       const bool final = closed != progress.closed_before.end() && start < closed->second;
-      body["windows"].push_back(nlohmann::ordered_json::parse(
-          rollup_value_json(Rollup{window, *counts, final})));
+      body["windows"].push_back(
+          nlohmann::ordered_json::parse(rollup_value_json(Rollup{window, *counts, final})));
     }
   }
   if (!task.store().read_status().ok()) {

@@ -63,6 +63,7 @@ class Worker {
 
   void ensure_topics();
   void process(const rd_kafka_message_t& message);
+  void reached_end(const rd_kafka_message_t& eof);
   void process_input(const rd_kafka_message_t& message);
   void process_repartition(const rd_kafka_message_t& message);
   void dead_letter(const rd_kafka_message_t& source, std::string_view error, const void* value,
@@ -101,7 +102,7 @@ class Worker {
 
   bool produce_failed_ = false;  // a record of the current commit could not be enqueued
   bool dirty_ = false;           // something was processed since the last commit
-  bool joined_ = false;  // received an assignment from the group
+  bool joined_ = false;          // received an assignment from the group
   bool fatal_ = false;
   std::string fatal_error_;
 

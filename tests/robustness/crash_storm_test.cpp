@@ -100,8 +100,7 @@ TEST(CrashStorm, RandomSigkillsOfThreeReplicasLoseNothingAndCountNothingTwice) {
   std::cerr << "input consumed " << seconds_since(drain_started) << " s after the storm\n";
 
   const auto close_started = Clock::now();
-  const Verdict verdict =
-      close_windows_and_compare(cfg, view, producer.expected(), day, all, 150s);
+  const Verdict verdict = close_windows_and_compare(cfg, view, producer.expected(), day, all, 150s);
   std::cerr << "all windows final " << seconds_since(close_started) << " s after the sentinels; "
             << producer.expected().windows().size() << " windows compared, " << view.records()
             << " rollup records read\n";

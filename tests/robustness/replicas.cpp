@@ -85,7 +85,8 @@ TickSource::TickSource(std::vector<Key> keys, std::int64_t from, std::int64_t sp
 
 test::OutRecord TickSource::next(ExpectedRollups& expected) {
   const Key& key = keys_[rng_() % keys_.size()];
-  const std::int64_t event = from_ + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(span_));
+  const std::int64_t event =
+      from_ + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(span_));
   std::optional<std::int64_t> count;
   if (rng_() % 10 != 0) count = 1 + static_cast<std::int64_t>(rng_() % 1000);
   test::OutRecord r;

@@ -118,7 +118,7 @@ class Replica {
   [[nodiscard]] std::filesystem::path log() const { return log(runs_); }  // current run's
   [[nodiscard]] std::filesystem::path log(int run) const;
 
-  void send(int sig);  // to the current run
+  void send(int sig);    // to the current run
   void kill_and_reap();  // SIGKILL, then wait for it
   // SIGTERM; a failure description, or "" after a clean exit within `limit`.
   [[nodiscard]] std::string stop(std::chrono::milliseconds limit);
@@ -218,8 +218,8 @@ struct Verdict {
   std::string first_dead_letter;
   std::string wait_failure;
   [[nodiscard]] bool ok() const {
-    return missing_finals == 0 && violations.empty() && differences.empty() &&
-           dead_letters == 0 && wait_failure.empty();
+    return missing_finals == 0 && violations.empty() && differences.empty() && dead_letters == 0 &&
+           wait_failure.empty();
   }
   [[nodiscard]] std::string describe() const;
 };

@@ -65,9 +65,9 @@ TEST(NoRebuild, SigkilledReplicaRestoresOnlyTheChangelogTail) {
   QuietChangelog built(cfg, 3s);
   ASSERT_EQ(wait_until(built, deadline_in(150s), {&solo}, "solo: counting the first batch"), "");
   const auto ends_built = changelog_ends(cfg);
-  std::cerr << static_cast<int>(seconds_since(test_started)) << " s: store built: "
-            << big.expected().windows().size() << " windows, " << sum(ends_built)
-            << " changelog offsets\n";
+  std::cerr << static_cast<int>(seconds_since(test_started))
+            << " s: store built: " << big.expected().windows().size() << " windows, "
+            << sum(ends_built) << " changelog offsets\n";
 
   // 2. SIGKILL mid-stream, restart with the same instance id and state dir.
   PacedProducer tail(cfg.input_topic, TickSource(keys, base, 10 * it::kMinute, seed + 1), 100,
@@ -79,8 +79,8 @@ TEST(NoRebuild, SigkilledReplicaRestoresOnlyTheChangelogTail) {
   std::cerr << "SIGKILL with " << tail.acknowledged() << "/" << kTailBatch
             << " tail ticks produced; changelog end offsets " << sum(ends_at_crash) << "\n";
   solo.start();
-  ASSERT_EQ(wait_until([&] { return running_tasks(solo.log()) == all_tasks(); },
-                       deadline_in(60s), {&solo}, "solo run 2: every task restored"),
+  ASSERT_EQ(wait_until([&] { return running_tasks(solo.log()) == all_tasks(); }, deadline_in(60s),
+                       {&solo}, "solo run 2: every task restored"),
             "");
   const auto after_crash_events = restore_events(solo.log());
   const RestoreSummary after_crash = summarize(after_crash_events);
@@ -105,8 +105,8 @@ TEST(NoRebuild, SigkilledReplicaRestoresOnlyTheChangelogTail) {
   EXPECT_EQ(solo.stop(20s), "");
   Replica fresh(cfg, "fresh", "solo", cfg.state_dir / "B");
   fresh.start();
-  ASSERT_EQ(wait_until([&] { return running_tasks(fresh.log()) == all_tasks(); },
-                       deadline_in(120s), {&fresh}, "fresh: every task restored"),
+  ASSERT_EQ(wait_until([&] { return running_tasks(fresh.log()) == all_tasks(); }, deadline_in(120s),
+                       {&fresh}, "fresh: every task restored"),
             "");
   const auto scratch_events = restore_events(fresh.log());
   const RestoreSummary scratch = summarize(scratch_events);
@@ -127,8 +127,8 @@ TEST(NoRebuild, SigkilledReplicaRestoresOnlyTheChangelogTail) {
                 after_crash.max_task_seconds, static_cast<long long>(scratch.records),
                 scratch.wall_seconds, scratch.max_task_seconds);
   std::cerr << figures;
-  std::cerr << "  after crash: " << describe(after_crash) << "\n  from scratch: " << describe(scratch)
-            << "\n";
+  std::cerr << "  after crash: " << describe(after_crash)
+            << "\n  from scratch: " << describe(scratch) << "\n";
   EXPECT_LE(after_crash.records * 10, scratch.records);
 
   // 4. Equality, on the state the fresh replica rebuilt.

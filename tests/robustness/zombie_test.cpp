@@ -47,8 +47,8 @@ std::string lower(std::string s) {
 
 std::string show(const std::optional<Assignment>& a) {
   if (!a) return "nothing yet";
-  return std::to_string(a->input_partitions) + " input partitions and " +
-         std::to_string(a->tasks) + " tasks";
+  return std::to_string(a->input_partitions) + " input partitions and " + std::to_string(a->tasks) +
+         " tasks";
 }
 
 struct Episode {
@@ -82,8 +82,8 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
                        {&b}, "b alone: all tasks running"),
             "");
   z.start();
-  ASSERT_EQ(wait_until([&] { return !running_tasks(z.log()).empty(); }, deadline_in(90s),
-                       {&z, &b}, "z: tasks moved to it and restored"),
+  ASSERT_EQ(wait_until([&] { return !running_tasks(z.log()).empty(); }, deadline_in(90s), {&z, &b},
+                       "z: tasks moved to it and restored"),
             "");
   std::this_thread::sleep_for(1500ms);
 
@@ -141,8 +141,8 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
       return false;
     };
     const std::string settled =
-        wait_until([&] { return !victim.running() || rejoined(); }, deadline_in(40s),
-                   {&survivor}, victim.name() + " after SIGCONT: exit or rejoin");
+        wait_until([&] { return !victim.running() || rejoined(); }, deadline_in(40s), {&survivor},
+                   victim.name() + " after SIGCONT: exit or rejoin");
     if (!settled.empty()) {
       ADD_FAILURE() << settled << "\n" << victim.report();
       return result;
@@ -167,8 +167,8 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
         }
       }
       result.exited = true;
-      result.outcome = "exited with " + status.describe() + "; first fenced/fatal line: " +
-                       (reason.empty() ? "<none>" : reason);
+      result.outcome = "exited with " + status.describe() +
+                       "; first fenced/fatal line: " + (reason.empty() ? "<none>" : reason);
       EXPECT_TRUE(status.exited && status.code != 0)
           << "a fenced zombie must exit non-zero: " << victim.report();
       EXPECT_FALSE(reason.empty()) << "the zombie exited without a fenced/fatal message:\n"
@@ -185,8 +185,8 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
   ASSERT_FALSE(HasFailure());
   if (first.exited) {
     z.start();
-    ASSERT_EQ(wait_until([&] { return latest_assignment(z.log()).has_value(); },
-                         deadline_in(60s), {&z, &b}, "z restarted: joined"),
+    ASSERT_EQ(wait_until([&] { return latest_assignment(z.log()).has_value(); }, deadline_in(60s),
+                         {&z, &b}, "z restarted: joined"),
               "");
   }
   std::this_thread::sleep_for(2s);
@@ -215,13 +215,13 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
   // Every task rebuilt from the changelog alone, then every window closed.
   Replica fresh(cfg, "fresh");
   fresh.start();
-  ASSERT_EQ(wait_until([&] { return running_tasks(fresh.log()) == all_tasks(); },
-                       deadline_in(60s), {&fresh}, "fresh: every task restored"),
+  ASSERT_EQ(wait_until([&] { return running_tasks(fresh.log()) == all_tasks(); }, deadline_in(60s),
+                       {&fresh}, "fresh: every task restored"),
             "");
   phase("fresh replica restored: " + describe(summarize(restore_events(fresh.log()))));
   RollupView view(cfg.output_topic, deadline_in(30s));
-  const Verdict verdict = close_windows_and_compare(cfg, view, producer.expected(), day,
-                                                    {&fresh}, 90s);
+  const Verdict verdict =
+      close_windows_and_compare(cfg, view, producer.expected(), day, {&fresh}, 90s);
   EXPECT_TRUE(verdict.ok()) << verdict.describe();
   std::size_t records = 0;
   const auto decreasing = decreasing_updates(cfg.output_topic, &records);
@@ -232,8 +232,8 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
         std::to_string(records) + " rollup records checked for monotonic counts");
   EXPECT_EQ(fresh.stop(20s), "");
   std::cerr << "ZOMBIE OUTCOME 1 (" << z.name() << ", task owner): " << first.outcome << "\n";
-  std::cerr << "ZOMBIE OUTCOME 2 (" << victim.name() << ", input owner under a burst): "
-            << second.outcome << "\n";
+  std::cerr << "ZOMBIE OUTCOME 2 (" << victim.name()
+            << ", input owner under a burst): " << second.outcome << "\n";
   std::cerr << "zombie fencing: " << seconds_since(test_started) << " s in all\n";
 }
 
@@ -275,8 +275,8 @@ TEST(ZombieFencing, FrozenStaticMemberReplacedByItsInstanceIdExitsNonZero) {
   phase("a frozen (SIGSTOP)");
   replacement.start();
   // More ticks while a is frozen, counted by the replacement.
-  PacedProducer second(cfg.input_topic, TickSource(make_keys(400), day + 10 * it::kHour,
-                                                   10 * it::kMinute, seed + 1),
+  PacedProducer second(cfg.input_topic,
+                       TickSource(make_keys(400), day + 10 * it::kHour, 10 * it::kMinute, seed + 1),
                        400, 250ms, 20'000, first.expected());
   second.start();
   ASSERT_EQ(wait_until([&] { return running_tasks(replacement.log()) == all_tasks(); },
@@ -303,8 +303,7 @@ TEST(ZombieFencing, FrozenStaticMemberReplacedByItsInstanceIdExitsNonZero) {
     ADD_FAILURE() << "the fenced static member is still running 20 s after SIGCONT (it can "
                      "never rejoin: it must exit non-zero with a clear message); its log "
                      "since the freeze says \""
-                  << (fenced_line.empty() ? "<nothing about fencing>" : fenced_line)
-                  << "\"\n"
+                  << (fenced_line.empty() ? "<nothing about fencing>" : fenced_line) << "\"\n"
                   << a.report();
   } else {
     EXPECT_TRUE(status->exited && status->code != 0)
@@ -320,8 +319,8 @@ TEST(ZombieFencing, FrozenStaticMemberReplacedByItsInstanceIdExitsNonZero) {
                        "replacement: all input committed"),
             "");
   RollupView view(cfg.output_topic, deadline_in(30s));
-  const Verdict verdict = close_windows_and_compare(cfg, view, second.expected(), day,
-                                                    {&replacement}, 90s);
+  const Verdict verdict =
+      close_windows_and_compare(cfg, view, second.expected(), day, {&replacement}, 90s);
   EXPECT_TRUE(verdict.ok()) << verdict.describe();
   const auto decreasing = decreasing_updates(cfg.output_topic);
   EXPECT_TRUE(decreasing.empty()) << decreasing.size() << " committed rollups went down:\n"
