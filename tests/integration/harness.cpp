@@ -398,8 +398,15 @@ std::string stop_worker(ChildProcess& worker, std::chrono::milliseconds limit) {
 }
 
 void clean_up(const WorkerConfig& config) {
-  test::delete_topics({config.input_topic, config.output_topic, config.dlq_topic,
-                       config.app_id + "-ticks-repartition", config.app_id + "-rollups-changelog"});
+  // Under CI the broker is thrown away with the machine: deleting topics there buys nothing
+  // and risks librdkafka's destroy hanging in a reader still assigned to a deleted topic
+  // (seen once). Developers' long-lived brokers get their topics deleted.
+  const char* ci = std::getenv("CI");
+  if (ci == nullptr || std::string_view(ci) != "true") {
+    test::delete_topics({config.input_topic, config.output_topic, config.dlq_topic,
+                         config.app_id + "-ticks-repartition",
+                         config.app_id + "-rollups-changelog"});
+  }
   std::error_code ignored;
   std::filesystem::remove_all(config.state_dir, ignored);
 }

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "tests/integration/harness.h"
@@ -111,7 +112,11 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
     send_sentinels(producer, cfg.input_topic, kPartitions, day + 2 * kDay + kHour);
     producer.flush(deadline_in(30s));
   }
-  RollupView view(cfg.output_topic, deadline_in(60s));
+  // Readers live in optionals: they are destroyed before clean_up deletes their topic
+  // (rd_kafka_destroy of a consumer whose assigned topic was just deleted was seen to hang).
+  std::optional<RollupView> view_holder;
+  view_holder.emplace(cfg.output_topic, deadline_in(60s));
+  RollupView& view = *view_holder;
   const bool all_final = wait_for(
       [&] {
         view.poll(300ms);
@@ -150,7 +155,9 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
             << " ms\n";
 
   // Run 1's latest value of every window, as bytes, from the raw output.
-  test::TopicReader raw(cfg.output_topic, deadline_in(30s), /*read_committed=*/true);
+  std::optional<test::TopicReader> raw_holder;
+  raw_holder.emplace(cfg.output_topic, deadline_in(30s), /*read_committed=*/true);
+  test::TopicReader& raw = *raw_holder;
   const int out_partitions = raw.partitions();
   const auto out_end = test::end_offsets(cfg.output_topic, out_partitions);
   for (auto idle = Clock::now() + 3s; Clock::now() < idle;) {
@@ -283,6 +290,8 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
   std::cerr << "test took "
             << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_started).count()
             << " ms\n";
+  raw_holder.reset();
+  view_holder.reset();
   if (HasFailure()) {
     std::cerr << "run 1: " << worker_report(*worker) << "\nrun 2: " << worker_report(*replay);
   } else {
