@@ -53,8 +53,6 @@ class OutputTransaction {
   // take records back and only waits for them).
   void abort();
 
-  [[nodiscard]] Guarantee guarantee() const { return guarantee_; }
-
  private:
   [[nodiscard]] CommitOutcome from_error(kafka::ErrorPtr error, const char* step);
   [[nodiscard]] int timeout_ms() const { return static_cast<int>(timeout_.count()); }

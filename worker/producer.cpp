@@ -35,7 +35,6 @@ void Producer::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message
   invoke_callback("delivery report", [&] {
     auto* self = static_cast<Producer*>(opaque);
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      ++self->delivered_total_;
       if (!self->tracked_topic_.empty() &&
           self->tracked_topic_ == rd_kafka_topic_name(message->rkt)) {
         auto& last = self->tracked_offsets_[message->partition];

@@ -69,13 +69,11 @@ class Producer {
   [[nodiscard]] std::optional<std::int64_t> last_offset(std::int32_t partition) const;
 
   [[nodiscard]] rd_kafka_t* handle() const { return handle_.get(); }
-  [[nodiscard]] std::uint64_t delivered_total() const { return delivered_total_; }
 
  private:
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
   HandlePtr handle_;
-  std::uint64_t delivered_total_ = 0;
   std::uint64_t failed_since_flush_ = 0;
   std::string first_error_;
   std::string tracked_topic_;

@@ -51,8 +51,6 @@ class Worker {
   // Returns the process exit code: 0 after a clean stop, 1 after a fatal error.
   [[nodiscard]] int run(const std::atomic<bool>& stop);
 
-  [[nodiscard]] const WorkerMetrics& metrics() const { return metrics_; }
-
  private:
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
