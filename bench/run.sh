@@ -198,6 +198,16 @@ latency_jsonl=$work/latency.jsonl
 mode_throughput=1
 [[ $mode == latency ]] && mode_throughput=0
 
+# The run's topics and consumer groups (all named bench-<run id>-...).
+# shellcheck disable=SC2317  # called from cleanup (the EXIT trap)
+delete_run_topics() {
+    local group_args=() g
+    for g in "${groups_used[@]}"; do group_args+=(--group "$g"); done
+    "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$prefix" \
+        "${group_args[@]}" >/dev/null 2>&1 || say "could not delete topics $prefix-*"
+}
+
+# shellcheck disable=SC2317  # invoked through the EXIT trap
 cleanup() {
     local status=$?
     # Only processes this script started, by pid.
@@ -211,20 +221,14 @@ cleanup() {
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done
-    if ((status != 0)) && ((keep == 0)); then
+    if ((keep)); then
+        say "kept: topics $prefix-*, work dir $work"
+    elif ((status != 0)); then
         # Logs and the per-run numbers are the evidence of what went wrong: keep them.
         say "failed (exit $status): work dir kept for inspection: $work"
-        local group_args=()
-        for g in "${groups_used[@]}"; do group_args+=(--group "$g"); done
-        "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$prefix" \
-            "${group_args[@]}" >/dev/null 2>&1 || say "could not delete topics $prefix-*"
-    elif ((keep)); then
-        say "kept: topics $prefix-*, work dir $work"
+        delete_run_topics
     else
-        local group_args=()
-        for g in "${groups_used[@]}"; do group_args+=(--group "$g"); done
-        "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$prefix" \
-            "${group_args[@]}" >/dev/null 2>&1 || say "could not delete topics $prefix-*"
+        delete_run_topics
         rm -rf "$work"
     fi
     exit "$status"
@@ -283,7 +287,9 @@ record_run() {  # contender round wall cpu rss check late invalid [commits commi
 scrape_auditor_metrics() {
     local log=$1 out=$2 port
     port=$(grep -o 'listening on port [0-9]*' "$log" | head -n 1 | awk '{ print $4 }') || true
-    [[ -n $port ]] && curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$out" 2>/dev/null || : >"$out"
+    if [[ -z $port ]] || ! curl -s --max-time 5 "http://127.0.0.1:$port/metrics" >"$out" 2>/dev/null; then
+        : >"$out"
+    fi
 }
 metric_value() {  # name file
     awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print "null" }' "$2"
