@@ -770,17 +770,22 @@ std::size_t Worker::pending_entries() const {
 int Worker::run(const std::atomic<bool>& stop) {
   auto logger = log::get("worker");
   auto next_commit = Clock::now() + std::chrono::milliseconds(config_.commit_interval.value);
-  std::uint32_t since_poll = 0;
+  // Housekeeping (delivery reports, liveness, queries, restores, the commit clock) runs
+  // once per batch of records, or whenever the poll comes back empty: none of it belongs
+  // on the per-record path.
+  constexpr std::uint32_t kRecordsPerHousekeeping = 1000;
+  std::uint32_t since_housekeeping = 0;
   while (!stop.load(std::memory_order_relaxed) && !fatal_) {
+    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), restorer_->idle() ? 100 : 0));
+    if (message) {
+      process(*message);
+      if (++since_housekeeping < kRecordsPerHousekeeping) continue;
+    }
+    since_housekeeping = 0;
+    producer_->poll();
     status_.heartbeat();
     queries_.serve([this](const RollupQuery& query) { return answer_query(query); });
     restore_step();
-    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), restorer_->idle() ? 100 : 0));
-    if (message) process(*message);
-    if (++since_poll >= 1000 || !message) {
-      producer_->poll();
-      since_poll = 0;
-    }
     const auto now = Clock::now();
     if (now >= next_commit || pending_entries() >= kMaxPendingEntries) {
       if (dirty_) (void)commit();
