@@ -1,5 +1,6 @@
 #include "topology/rollup_format.h"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "topology/duration.h"
@@ -8,49 +9,113 @@
 namespace auditor {
 namespace {
 
-// Compact, UTF-8 kept as is. Names that reach us come from validated ticks, so they are
-// valid UTF-8; `replace` only matters for a corrupt record and keeps formatting from
-// throwing inside the worker's commit.
-template <typename Json>
-std::string dump(const Json& j) {
-  return j.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+// Appends `text` as a JSON string. Printable ASCII other than '"' and '\' is copied as is;
+// anything else (control characters, UTF-8, possibly invalid) goes through nlohmann, whose
+// escaping is the canonical one: short escapes, \u00XX for other control characters,
+// UTF-8 kept, invalid bytes replaced by U+FFFD rather than throwing inside a commit.
+void append_string(std::string& out, std::string_view text) {
+  for (const char c : text) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      out += nlohmann::json(text).dump(-1, ' ', /*ensure_ascii=*/false,
+                                       nlohmann::json::error_handler_t::replace);
+      return;
+    }
+  }
+  out += '"';
+  out += text;
+  out += '"';
+}
+
+void append_int(std::string& out, std::int64_t value) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, end);
+}
+
+// `"name":` with `name` a literal that needs no escaping.
+void append_field(std::string& out, std::string_view name) {
+  out += '"';
+  out += name;
+  out += "\":";
 }
 
 }  // namespace
 
+void RollupFormatter::set_window(DurationMs size, EventTime start) {
+  if (have_window_ && size == size_ && start == start_) return;
+  if (!have_window_ || size != size_) size_text_ = format_duration(size);
+  start_text_ = format_rfc3339(start);
+  end_text_ = format_rfc3339(start.plus(size));
+  have_window_ = true;
+  size_ = size;
+  start_ = start;
+}
+
+void RollupFormatter::format(const Rollup& rollup) {
+  const WindowKey& window = rollup.key;
+  set_window(window.size, window.start);
+
+  key_.clear();
+  key_ += '{';
+  append_field(key_, "process_activity");
+  append_string(key_, window.process_activity);
+  key_ += ',';
+  append_field(key_, "process_name");
+  append_string(key_, window.process_name);
+  key_ += ",\"window\":\"";
+  key_ += size_text_;
+  key_ += "\",\"window_start\":\"";
+  key_ += start_text_;
+  key_ += "\"}";
+
+  value_.clear();
+  value_ += '{';
+  append_field(value_, "process_name");
+  append_string(value_, window.process_name);
+  value_ += ',';
+  append_field(value_, "process_activity");
+  append_string(value_, window.process_activity);
+  value_ += ",\"window\":\"";
+  value_ += size_text_;
+  value_ += "\",\"window_start\":\"";
+  value_ += start_text_;
+  value_ += "\",\"window_end\":\"";
+  value_ += end_text_;
+  value_ += "\",\"count\":";
+  append_int(value_, rollup.counts.count);
+  value_ += ",\"ticks\":";
+  append_int(value_, rollup.counts.ticks);
+  value_ += rollup.final ? ",\"final\":true}" : ",\"final\":false}";
+}
+
 std::string rollup_key_json(const WindowKey& key) {
-  // nlohmann::json keeps object keys in a std::map: sorted, as the canonical form needs.
-  nlohmann::json j;
-  j["process_activity"] = key.process_activity;
-  j["process_name"] = key.process_name;
-  j["window"] = format_duration(key.size);
-  j["window_start"] = format_rfc3339(key.start);
-  return dump(j);
+  RollupFormatter formatter;
+  formatter.format(Rollup{key, {}, false});
+  return std::string(formatter.key());
 }
 
 std::string rollup_value_json(const Rollup& rollup) {
-  // ordered_json keeps the documented field order, which is easier to read than sorted.
-  nlohmann::ordered_json j;
-  j["process_name"] = rollup.key.process_name;
-  j["process_activity"] = rollup.key.process_activity;
-  j["window"] = format_duration(rollup.key.size);
-  j["window_start"] = format_rfc3339(rollup.key.start);
-  j["window_end"] = format_rfc3339(rollup.key.end());
-  j["count"] = rollup.counts.count;
-  j["ticks"] = rollup.counts.ticks;
-  j["final"] = rollup.final;
-  return dump(j);
+  RollupFormatter formatter;
+  formatter.format(rollup);
+  return std::string(formatter.value());
 }
 
 std::string late_record_json(std::string_view process_name, std::string_view process_activity,
                              EventTime event_time, std::int64_t count, std::int64_t ticks) {
-  nlohmann::ordered_json j;
-  j["process_name"] = process_name;
-  j["process_activity"] = process_activity;
-  j["event_time"] = format_rfc3339(event_time);
-  j["count"] = count;
-  j["ticks"] = ticks;
-  return dump(j);
+  std::string out = "{";
+  append_field(out, "process_name");
+  append_string(out, process_name);
+  out += ',';
+  append_field(out, "process_activity");
+  append_string(out, process_activity);
+  out += ",\"event_time\":\"";
+  out += format_rfc3339(event_time);
+  out += "\",\"count\":";
+  append_int(out, count);
+  out += ",\"ticks\":";
+  append_int(out, ticks);
+  out += '}';
+  return out;
 }
 
 }  // namespace auditor

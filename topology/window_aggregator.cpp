@@ -100,14 +100,18 @@ std::uint32_t WindowAggregator::add(std::string_view process_name,
   return late;
 }
 
-CommitResult WindowAggregator::commit(const WindowReader& store) const {
+CommitResult WindowAggregator::commit(const WindowReader& store) {
   CommitResult result;
 
-  // Absolute values of every window this commit changed: one read per window.
+  // Absolute values of every window this commit changed: one read per window. The map's
+  // nodes are reused: the keys move, no string is copied.
   std::map<WindowKey, WindowCounts> updated;
-  for (const auto& [key, delta] : pending_) {
-    updated.emplace_hint(updated.end(), key, store.get(key).value_or(WindowCounts{}) + delta);
+  while (!pending_.empty()) {
+    auto node = pending_.extract(pending_.begin());
+    const WindowCounts absolute = store.get(node.key()).value_or(WindowCounts{}) + node.mapped();
+    updated.emplace_hint(updated.end(), std::move(node.key()), absolute);
   }
+  progress_dirty_ = false;
 
   result.progress = durable_;
   result.progress.stream_time = stream_time_;
@@ -173,8 +177,6 @@ void WindowAggregator::committed(const TaskProgress& progress) {
   if (progress.stream_time && (!stream_time_ || *stream_time_ < *progress.stream_time)) {
     stream_time_ = progress.stream_time;
   }
-  pending_.clear();
-  progress_dirty_ = false;
 }
 
 void WindowAggregator::rollback(const TaskProgress& last_durable) {

@@ -14,9 +14,14 @@
 // Stream time is the largest event time the task has seen. The aggregator holds only the
 // deltas of the current commit; absolute counts live in the store, which it reads through
 // WindowReader at commit time (one read per changed window per commit, never per record).
-// commit() returns everything to write and publish; the caller makes it durable
-// atomically (store batch with TaskProgress + produced records) and then calls
-// committed(), or rollback() when the commit failed.
+// commit() takes the deltas and returns everything to write and publish; the caller makes
+// it durable atomically (store batch with TaskProgress + produced records) and then calls
+// committed(), or rollback() when the commit failed. Records may be added while a commit
+// is in flight: they belong to the next one.
+//
+//   add()* ─► commit() ─► add()* ─► committed() ─► add()* ─► commit() ─► ...
+//                                 └► rollback(): every delta since the last durable commit
+//                                    is dropped (the caller re-reads those records)
 #pragma once
 
 #include <compare>
@@ -103,16 +108,17 @@ class WindowAggregator {
   [[nodiscard]] std::uint32_t add(std::string_view process_name, std::string_view process_activity,
                                   EventTime event_time, WindowCounts delta);
 
-  // Builds the commit: reads the current counts of every changed window, adds the deltas,
-  // decides which windows close (final rollups) and expire (deletes). Does not change the
-  // aggregator; call committed() once the result is durable.
-  [[nodiscard]] CommitResult commit(const WindowReader& store) const;
+  // Takes the pending deltas into a commit: reads the current counts of every changed
+  // window, adds the deltas, decides which windows close (final rollups) and expire
+  // (deletes). Later add()s belong to the next commit. Requires that the previous commit
+  // was committed() or rolled back: the reads must see its values in the store.
+  [[nodiscard]] CommitResult commit(const WindowReader& store);
 
-  // The result of the last commit() is durable: forget the deltas. Call add() only after
-  // committed() or rollback(): deltas added between commit() and committed() are dropped.
+  // The last commit() is durable (its result is in the store).
   void committed(const TaskProgress& progress);
 
-  // The commit failed: forget the deltas and stream time since `last_durable`.
+  // A commit failed: forget every delta and the stream time since `last_durable`,
+  // including those added while the commit was in flight.
   void rollback(const TaskProgress& last_durable);
 
   [[nodiscard]] bool has_pending() const { return !pending_.empty() || progress_dirty_; }

@@ -494,9 +494,14 @@ CommitOutcome Worker::commit() {
       return failed;
     }
     for (const Rollup& rollup : result.rollups) {
-      const std::string key = rollup_key_json(rollup.key);
-      const std::string value = rollup_value_json(rollup);
-      produce({config_.topics.output, RD_KAFKA_PARTITION_UA, key, value.data(), value.size(), {}});
+      rollup_formatter_.format(rollup);
+      const std::string_view value = rollup_formatter_.value();
+      produce({config_.topics.output,
+               RD_KAFKA_PARTITION_UA,
+               rollup_formatter_.key(),
+               value.data(),
+               value.size(),
+               {}});
     }
     WorkerMetrics::inc(metrics_.rollups_published, result.rollups.size());
     const auto changelog = state::changelog_records(result);

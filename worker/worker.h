@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "topology/pre_aggregator.h"
+#include "topology/rollup_format.h"
 #include "topology/tick_parser.h"
 #include "worker/aggregate_task.h"
 #include "worker/changelog_restorer.h"
@@ -94,6 +95,7 @@ class Worker {
 
   TickParser parser_;
   PreAggregator pre_aggregator_;
+  RollupFormatter rollup_formatter_;
   // Assigned input partitions -> next offset to commit (absent until a record was read).
   std::map<std::int32_t, std::optional<Offset>> input_positions_;
   std::map<std::int32_t, std::unique_ptr<AggregateTask>> tasks_;

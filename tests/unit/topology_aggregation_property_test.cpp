@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <tuple>
@@ -147,6 +148,7 @@ struct Faults {
   double drop_commit = 0;   // commit result lost: rollback and re-read
   double restart = 0;       // new aggregator from the durable progress
   double stage1_abort = 0;  // stage 1 batch aborted and re-read
+  double in_flight = 0;     // a commit completes only after more records were added
 };
 
 Outcome run_pipeline(const std::vector<std::vector<RawTick>>& batches, const Config& config,
@@ -156,6 +158,7 @@ Outcome run_pipeline(const std::vector<std::vector<RawTick>>& batches, const Con
   std::bernoulli_distribution drop(faults.drop_commit);
   std::bernoulli_distribution restart(faults.restart);
   std::bernoulli_distribution abort_stage1(faults.stage1_abort);
+  std::bernoulli_distribution keep_in_flight(faults.in_flight);
   const WindowSet windows(config.sizes);
   Outcome out;
 
@@ -222,8 +225,38 @@ Outcome run_pipeline(const std::vector<std::vector<RawTick>>& batches, const Con
     }
   };
 
+  // As the worker pipelines them: a commit may stay in flight while later records are
+  // added; it completes (durable, dropped or followed by a restart) before the next one.
+  struct InFlight {
+    CommitResult result;
+    std::size_t upto;  // records [0, upto) are in it
+  };
+  std::optional<InFlight> in_flight;
   std::size_t committed_upto = 0;  // records [0, committed_upto) are durable
   bool dropped_here = false;
+  // Completes the commit in flight. Returns true when the records from committed_upto on
+  // must be read again: the commit was dropped, or a restart lost the deltas added since.
+  const auto complete = [&]() -> bool {
+    InFlight done = std::move(*in_flight);
+    in_flight.reset();
+    if (!dropped_here && drop(rng)) {
+      // The transaction aborted: nothing of it is visible; re-read from the durable offset.
+      agg->rollback(agg->durable_progress());
+      EXPECT_FALSE(agg->has_pending());
+      dropped_here = true;
+      return true;
+    }
+    dropped_here = false;
+    publish(done.result);
+    apply(done.result);
+    agg->committed(done.result.progress);
+    committed_upto = done.upto;
+    out.progress = done.result.progress;
+    if (!restart(rng)) return false;
+    agg = std::make_unique<WindowAggregator>(
+        windows, DurationMs{config.grace}, DurationMs{config.retention}, config.emit, out.progress);
+    return true;
+  };
   for (std::size_t i = 0; i < wire.size(); ++i) {
     const auto r = decode_repartition_record(wire[i].first, wire[i].second);
     EXPECT_TRUE(r.has_value());
@@ -231,30 +264,19 @@ Outcome run_pipeline(const std::vector<std::vector<RawTick>>& batches, const Con
     const std::uint32_t mask = agg->add(r->process_name, r->process_activity, r->event_time,
                                         WindowCounts{r->count, r->ticks});
     EXPECT_EQ(mask, expected_masks[i]) << "record " << i;
-    if (!commit_now(rng) && i + 1 != wire.size()) continue;
+    const bool last = i + 1 == wire.size();
+    if (!commit_now(rng) && !last) continue;
 
-    CommitResult result = agg->commit(out.store);
-    if (!dropped_here && drop(rng)) {
-      // The transaction aborted: nothing of it is visible; re-read from the durable offset.
-      agg->rollback(agg->durable_progress());
-      EXPECT_FALSE(agg->has_pending());
+    if (in_flight && complete()) {
       i = committed_upto - 1;  // the loop's ++i makes it committed_upto
-      dropped_here = true;
       continue;
     }
-    dropped_here = false;
-    publish(result);
-    apply(result);
-    agg->committed(result.progress);
+    in_flight = InFlight{agg->commit(out.store), i + 1};
     EXPECT_FALSE(agg->has_pending());
-    committed_upto = i + 1;
-    out.progress = result.progress;
-    if (restart(rng)) {
-      agg = std::make_unique<WindowAggregator>(windows, DurationMs{config.grace},
-                                               DurationMs{config.retention}, config.emit,
-                                               out.progress);
-    }
+    if (!last && keep_in_flight(rng)) continue;
+    if (complete()) i = committed_upto - 1;
   }
+  EXPECT_FALSE(in_flight.has_value());
   return out;
 }
 
@@ -324,7 +346,7 @@ TEST(AggregationProperty, FinalRollupsEqualBruteForce) {
     const Expected expected = brute_force(records, config);
     const double commit_rate = std::uniform_real_distribution<double>(0.02, 0.6)(rng);
 
-    const Faults faults{0.2, 0.1, 0.1};
+    const Faults faults{0.2, 0.1, 0.1, 0.5};
     const Outcome outcome =
         run_pipeline(batches, config, expected.late_masks, commit_rate, faults, rng);
     ASSERT_EQ(outcome.records, records) << "stage 1 pre-aggregation differs";
@@ -353,7 +375,7 @@ TEST(AggregationProperty, FinalRollupsEqualBruteForce) {
     }
     EXPECT_EQ(outcome.store.windows, expected_store);
 
-    // Dropped commits and restarts change nothing that is published.
+    // Dropped commits, restarts and commits in flight change nothing that is published.
     std::mt19937_64 clean_rng(1);
     const Outcome clean =
         run_pipeline(batches, config, expected.late_masks, commit_rate, Faults{}, clean_rng);

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <vector>
 
 #include "topology/window_aggregator.h"
 
@@ -242,6 +243,38 @@ TEST_F(WindowAggregatorTest, StreamTimeAloneIsPendingProgress) {
   // A record that does not move stream time and is late everywhere leaves nothing to do.
   EXPECT_EQ(agg.add("a", "b", at(10), kOne), 3U);
   EXPECT_FALSE(agg.has_pending());
+}
+
+TEST_F(WindowAggregatorTest, RecordsAddedWhileACommitIsInFlightBelongToTheNextOne) {
+  WindowAggregator agg = make();
+  (void)agg.add("auth", "login", at(47, 10), kOne);
+  const CommitResult first = agg.commit(store_);
+  EXPECT_FALSE(agg.has_pending());
+
+  // In flight: the window is neither late nor part of `first`.
+  EXPECT_EQ(agg.add("auth", "login", at(47, 20), kOne), 0U);
+  EXPECT_TRUE(agg.has_pending());
+  store_.apply(first);
+  agg.committed(first.progress);
+  EXPECT_TRUE(agg.has_pending());
+
+  const CommitResult second = commit(agg);
+  EXPECT_EQ(second.puts, (std::vector<std::pair<WindowKey, WindowCounts>>{
+                             {key(kMinute, at(47)), WindowCounts{2, 2}},
+                             {key(kHour, at(0)), WindowCounts{2, 2}}}));
+  EXPECT_EQ(second.progress.stream_time, at(47, 20));
+}
+
+TEST_F(WindowAggregatorTest, RollbackAlsoDropsWhatWasAddedWhileInFlight) {
+  WindowAggregator agg = make();
+  (void)agg.add("auth", "login", at(47, 10), kOne);
+  const CommitResult first = commit(agg);
+  (void)agg.add("auth", "login", at(47, 20), kOne);
+  (void)agg.commit(store_);
+  (void)agg.add("other", "x", at(48), kOne);  // added while the failed commit was in flight
+  agg.rollback(first.progress);
+  EXPECT_FALSE(agg.has_pending());
+  EXPECT_EQ(agg.stream_time(), at(47, 10));
 }
 
 TEST_F(WindowAggregatorTest, RollbackForgetsDeltasAndStreamTime) {
