@@ -55,8 +55,8 @@ int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
   const auto started = std::chrono::steady_clock::now();
   // The consumer settings auditor's worker uses where they matter for reading speed
-  // (read_committed, cooperative-sticky, manual commits); fetch sizes left at defaults,
-  // as in the worker.
+  // (read_committed, cooperative-sticky, manual commits, the same fetch and prefetch
+  // settings), so the ceiling is measured with the same client tuning.
   auto consumer = bench::make_handle(RD_KAFKA_CONSUMER, o.bootstrap,
                                      {{"group.id", o.group},
                                       {"client.id", o.group},
@@ -64,7 +64,10 @@ int main(int argc, char** argv) {
                                       {"auto.offset.reset", "earliest"},
                                       {"isolation.level", "read_committed"},
                                       {"partition.assignment.strategy", "cooperative-sticky"},
-                                      {"enable.partition.eof", "true"}});
+                                      {"enable.partition.eof", "true"},
+                                      {"fetch.wait.max.ms", "20"},
+                                      {"queued.min.messages", "10000000"},
+                                      {"queued.max.messages.kbytes", "65536"}});
   rd_kafka_poll_set_consumer(consumer.get());
   const auto partitions = bench::topic_partitions(consumer.get());
   if (!partitions.contains(o.topic)) bench::fail("raw_consumer: no topic " + o.topic);

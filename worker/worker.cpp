@@ -20,8 +20,6 @@
 namespace auditor {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr std::chrono::milliseconds kBlockingTimeout{30'000};
 constexpr std::chrono::seconds kProgressInterval{10};
 // Commit early when this many distinct pre-aggregates and window deltas are pending:
 // bounds memory when a commit interval sees very many keys.
@@ -50,6 +48,17 @@ kafka::Properties consumer_properties(const WorkerConfig& config) {
       {"isolation.level", "read_committed"},
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "2000"},
+      // One fetch request per broker is in flight. When the input partitions' local queues
+      // are full, it holds only repartition partitions, which often have nothing committed
+      // yet: the broker would hold it for the default 500 ms while the loop drains the
+      // input and then starves. A short wait keeps the input flowing.
+      {"fetch.wait.max.ms", "20"},
+      // librdkafka 2.0 stops fetching a partition for a whole second once its local queue
+      // holds queued.min.messages (default 100,000): the loop drains that in well under a
+      // second and then waits. Let the byte limit (64 MiB for the consumer) bound the
+      // prefetch instead; by then there are seconds of work queued.
+      {"queued.min.messages", "10000000"},
+      {"queued.max.messages.kbytes", "65536"},
   };
   if (config.instance_id) props.emplace_back("group.instance.id", *config.instance_id);
   return props;
@@ -68,7 +77,14 @@ Worker::Worker(WorkerConfig config)
       pre_aggregator_(config_.windows.bucket()),
       last_progress_log_(Clock::now()) {
   auto logger = log::get("worker");
-  kafka::Properties producer_props = {{"client.id", config_.topics.application_id + "-producer"}};
+  kafka::Properties producer_props = {
+      {"client.id", config_.topics.application_id + "-producer"},
+      // One commit enqueues its rollups, changelog records and pre-aggregates at once,
+      // often more than librdkafka's default 100,000 messages; a full queue would stall the
+      // loop until the broker caught up. Memory stays bounded by the byte limit.
+      {"queue.buffering.max.messages", "2000000"},
+      {"queue.buffering.max.kbytes", "524288"},
+  };
   if (config_.guarantee == Guarantee::kExactlyOnce) {
     producer_props.emplace_back("transactional.id", transactional_id(config_));
     // A crashed worker's open transaction blocks read_committed readers until it times
@@ -276,12 +292,14 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
   auto logger = log::get("worker");
   if (lost) {
     // Another member may own these partitions already: nothing of ours may be committed.
+    // A commit in flight decides for itself (the broker fences it if it must).
     logger->warn("assignment lost: dropping uncommitted work and rewinding");
+    if (inflight_) (void)complete_commit();
     joined_ = false;
     transaction_->abort();
     rewind();
-  } else if (dirty_ && !fatal_) {
-    const auto outcome = commit();
+  } else if (!fatal_) {
+    const auto outcome = commit_now();
     if (outcome.status != CommitStatus::kOk) {
       logger->warn("commit before revocation failed: {}", outcome.error);
     }
@@ -305,29 +323,6 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
   metrics_.assigned_tasks.store(static_cast<std::int64_t>(tasks_.size()));
   kafka::ErrorPtr error(rd_kafka_incremental_unassign(consumer_.get(), partitions));
   if (error) logger->error("incremental unassign failed: {}", rd_kafka_error_string(error.get()));
-}
-
-void Worker::produce(const kafka::OutgoingRecord& record) {
-  if (produce_failed_) return;  // this commit will be aborted anyway
-  const auto begun = transaction_->begin();
-  if (begun.status != CommitStatus::kOk) {
-    produce_failed_ = true;
-    if (begun.status == CommitStatus::kFatal) {
-      fatal_ = true;
-      fatal_error_ = begun.error;
-    }
-    log::get("worker")->error("{}", begun.error);
-    return;
-  }
-  const auto err = producer_->produce(record, Clock::now() + kBlockingTimeout);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    produce_failed_ = true;
-    if (err == RD_KAFKA_RESP_ERR__FATAL) {
-      fatal_ = true;
-      fatal_error_ = "producer: fatal error";
-    }
-    log::get("worker")->error("cannot produce to {}: {}", record.topic, kafka::error_text(err));
-  }
 }
 
 void Worker::dead_letter(const rd_kafka_message_t& source, std::string_view error,
@@ -453,192 +448,6 @@ void Worker::process_repartition(const rd_kafka_message_t& message) {
   const std::string value = late_record_json(record->process_name, record->process_activity,
                                              record->event_time, record->count, record->ticks);
   dead_letter(message, "late: " + config_.windows.names(late_mask), value.data(), value.size());
-}
-
-kafka::TopicPartitionListPtr Worker::offsets_to_commit() const {
-  kafka::TopicPartitionListPtr list(
-      rd_kafka_topic_partition_list_new(static_cast<int>(input_positions_.size() + tasks_.size())));
-  for (const auto& [partition, next] : input_positions_) {
-    if (!next) continue;
-    rd_kafka_topic_partition_list_add(list.get(), config_.topics.input.c_str(), partition)->offset =
-        next->value;
-  }
-  for (const auto& [partition, task] : tasks_) {
-    if (task->restoring() || !task->next_offset()) continue;
-    rd_kafka_topic_partition_list_add(list.get(), repartition_topic_.c_str(), partition)->offset =
-        task->next_offset()->value;
-  }
-  return list;
-}
-
-CommitOutcome Worker::commit() {
-  auto logger = log::get("worker");
-  const auto started = Clock::now();
-  if (produce_failed_) {
-    CommitOutcome failed{fatal_ ? CommitStatus::kFatal : CommitStatus::kAborted,
-                         "a record of this commit could not be produced"};
-    handle_failed_commit(failed);
-    return failed;
-  }
-
-  // Stage 2: the windows' new values, read from the stores once per changed window.
-  std::vector<std::pair<AggregateTask*, CommitResult>> results;
-  for (auto& [partition, task] : tasks_) {
-    if (!task->has_pending()) continue;
-    CommitResult result = task->aggregator().commit(task->store());
-    if (!task->store().read_status().ok()) {
-      CommitOutcome failed{CommitStatus::kAborted,
-                           "task " + std::to_string(partition) +
-                               ": reading its store: " + task->store().read_status().ToString()};
-      handle_failed_commit(failed);
-      return failed;
-    }
-    for (const Rollup& rollup : result.rollups) {
-      rollup_formatter_.format(rollup);
-      const std::string_view value = rollup_formatter_.value();
-      produce({config_.topics.output,
-               RD_KAFKA_PARTITION_UA,
-               rollup_formatter_.key(),
-               value.data(),
-               value.size(),
-               {}});
-    }
-    WorkerMetrics::inc(metrics_.rollups_published, result.rollups.size());
-    const auto changelog = state::changelog_records(result);
-    WorkerMetrics::inc(metrics_.changelog_records, changelog.size());
-    for (const auto& record : changelog) {
-      produce({changelog_topic_,
-               partition,
-               record.key,
-               record.value ? record.value->data() : nullptr,
-               record.value ? record.value->size() : 0,
-               {}});
-    }
-    results.emplace_back(task.get(), std::move(result));
-  }
-
-  // Stage 1: the pre-aggregates, to the task that owns their key.
-  const auto pre_aggregates = pre_aggregator_.take();
-  for (const PreAggregate& pa : pre_aggregates) {
-    const std::string key = encode_repartition_key(pa.process_name, pa.process_activity);
-    const std::string value = encode_repartition_value(pa.event_time, pa.count, pa.ticks);
-    produce({repartition_topic_,
-             partition_for(key, partitions_).value,
-             key,
-             value.data(),
-             value.size(),
-             {}});
-  }
-  WorkerMetrics::inc(metrics_.repartition_records_out, pre_aggregates.size());
-
-  const auto offsets = offsets_to_commit();
-  CommitOutcome outcome = produce_failed_
-                              ? CommitOutcome{CommitStatus::kAborted, "producing failed"}
-                              : transaction_->finish(offsets.get());
-  if (outcome.status != CommitStatus::kOk) {
-    handle_failed_commit(outcome);
-    return outcome;
-  }
-
-  // The outputs are durable: now the stores may reflect them.
-  std::map<std::int32_t, Offset> durable;
-  for (auto& [task, result] : results) {
-    state::TaskCheckpoint checkpoint = task->store().checkpoint();
-    checkpoint.input_offset = task->next_offset();
-    checkpoint.progress = result.progress;
-    // Every changelog record of this commit is acknowledged: the store now reflects the
-    // changelog up to there.
-    if (const auto last = producer_->last_offset(task->partition().value)) {
-      checkpoint.changelog_offset = Offset{*last + 1};
-    }
-    const auto status = task->store().apply(result, checkpoint);
-    if (!status.ok()) {
-      // Kafka has the commit, the store does not: a restart replays the difference from
-      // the repartition topic (the store's offset), so stopping here loses nothing.
-      fatal_ = true;
-      fatal_error_ = "task " + std::to_string(task->partition().value) +
-                     ": writing its store failed: " + status.ToString();
-      logger->critical("{}", fatal_error_);
-      return {CommitStatus::kFatal, fatal_error_};
-    }
-    task->aggregator().committed(result.progress);
-  }
-  for (const auto& [partition, task] : tasks_) {
-    if (task->durable_offset()) durable[partition] = *task->durable_offset();
-  }
-
-  const auto committed = transaction_->commit_offsets(offsets.get());
-  if (committed.status != CommitStatus::kOk) {
-    // Under at-least-once the stores are ahead of the group offsets, which only means some
-    // input is read again later; the next commit retries.
-    logger->warn("{}", committed.error);
-  }
-  purger_->maybe_purge(durable);
-  dirty_ = false;
-  WorkerMetrics::inc(metrics_.commits);
-  status_.commit_succeeded();
-  metrics_.commit_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
-  logger->debug(
-      "commit: {} pre-aggregates, {} tasks, {} ms", pre_aggregates.size(), results.size(),
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
-  return {};
-}
-
-void Worker::handle_failed_commit(const CommitOutcome& outcome) {
-  auto logger = log::get("worker");
-  WorkerMetrics::inc(metrics_.commit_failures);
-  status_.commit_failed();
-  if (outcome.status == CommitStatus::kFatal) {
-    fatal_ = true;
-    fatal_error_ = outcome.error;
-    logger->critical("commit failed fatally: {}", outcome.error);
-    return;
-  }
-  logger->error("commit aborted, re-reading from the last commit: {}", outcome.error);
-  transaction_->abort();
-  rewind();
-}
-
-void Worker::rewind() {
-  auto logger = log::get("worker");
-  pre_aggregator_.clear();
-  produce_failed_ = false;
-  dirty_ = false;
-  kafka::TopicPartitionListPtr positions(rd_kafka_topic_partition_list_new(0));
-  for (auto& [partition, next] : input_positions_) {
-    next.reset();
-    rd_kafka_topic_partition_list_add(positions.get(), config_.topics.input.c_str(), partition);
-  }
-  if (positions->cnt > 0) {
-    const auto err = rd_kafka_committed(consumer_.get(), positions.get(),
-                                        static_cast<int>(kBlockingTimeout.count()));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      fatal_ = true;
-      fatal_error_ = "cannot read committed offsets to rewind: " + kafka::error_text(err);
-      logger->critical("{}", fatal_error_);
-      return;
-    }
-  }
-  for (auto& [partition, task] : tasks_) {
-    if (task->restoring()) continue;  // its position is set when the restore finishes
-    task->rollback();
-    rd_kafka_topic_partition_list_add(positions.get(), repartition_topic_.c_str(), partition)
-        ->offset = task->durable_offset() ? task->durable_offset()->value : RD_KAFKA_OFFSET_INVALID;
-  }
-  if (positions->cnt > 0) {
-    for (int i = 0; i < positions->cnt; ++i) {
-      auto& tp = positions->elems[i];
-      // No committed offset: start over, like auto.offset.reset=earliest.
-      if (tp.offset < 0) tp.offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    kafka::ErrorPtr error(rd_kafka_seek_partitions(consumer_.get(), positions.get(),
-                                                   static_cast<int>(kBlockingTimeout.count())));
-    if (error) {
-      fatal_ = true;
-      fatal_error_ = std::string("cannot rewind: ") + rd_kafka_error_string(error.get());
-      logger->critical("{}", fatal_error_);
-    }
-  }
 }
 
 void Worker::log_progress() {
@@ -775,33 +584,41 @@ std::size_t Worker::pending_entries() const {
 int Worker::run(const std::atomic<bool>& stop) {
   auto logger = log::get("worker");
   auto next_commit = Clock::now() + std::chrono::milliseconds(config_.commit_interval.value);
-  // Housekeeping (delivery reports, liveness, queries, restores, the commit clock) runs
-  // once per batch of records, or whenever the poll comes back empty: none of it belongs
-  // on the per-record path.
+  // Housekeeping (commit completion, delivery reports, liveness, queries, restores, the
+  // commit clock) runs once per batch of records, or whenever the poll comes back empty:
+  // none of it belongs on the per-record path.
   constexpr std::uint32_t kRecordsPerHousekeeping = 1000;
   std::uint32_t since_housekeeping = 0;
   while (!stop.load(std::memory_order_relaxed) && !fatal_) {
-    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), restorer_->idle() ? 100 : 0));
+    // Short polls while a commit is in flight: its completion is noticed between polls.
+    const int poll_ms = !restorer_->idle() ? 0 : inflight_ ? 5 : 100;
+    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), poll_ms));
     if (message) {
       process(*message);
-      if (++since_housekeeping < kRecordsPerHousekeeping) continue;
+      if (++since_housekeeping < kRecordsPerHousekeeping && !deferred_full()) continue;
     }
     since_housekeeping = 0;
-    producer_->poll();
+    if (commit_ready() || (inflight_ && deferred_full())) (void)complete_commit();
+    if (!inflight_) producer_->poll();  // the commit thread serves delivery reports meanwhile
     status_.heartbeat();
     queries_.serve([this](const RollupQuery& query) { return answer_query(query); });
     restore_step();
     const auto now = Clock::now();
-    if (now >= next_commit || pending_entries() >= kMaxPendingEntries) {
-      if (dirty_) (void)commit();
+    const bool full = pending_entries() >= kMaxPendingEntries;
+    // One commit at a time: a full buffer waits for the one in flight.
+    if (full && inflight_) (void)complete_commit();
+    if (!inflight_ && (now >= next_commit || full)) {
+      if (dirty_) (void)start_commit();
       next_commit = now + std::chrono::milliseconds(config_.commit_interval.value);
       log_progress();
     }
     if (now - last_status_publish_ >= std::chrono::seconds(1)) publish_status();
   }
+  // Even after a fatal error: the commit thread must end before the producer does.
+  if (inflight_) (void)complete_commit();
   if (!fatal_) {
     logger->info("stopping: final commit");
-    if (dirty_) (void)commit();
+    (void)commit_now();
   }
   close_consumer();
   tasks_.clear();

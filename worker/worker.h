@@ -5,8 +5,10 @@
 //   bad input / late records ──► dead-letter topic
 //
 // One thread runs the loop: poll a record, route it to its stage, and every
-// --commit-interval make everything since the last commit durable (OutputTransaction),
-// then write the task stores. Rebalance callbacks run on the same thread, inside poll.
+// --commit-interval seal everything since the last commit into a transaction
+// (OutputTransaction), which finishes on a second thread while the loop reads on; once it
+// is durable the loop writes the task stores (worker_commit.cpp). Rebalance callbacks run
+// on the loop thread, inside poll.
 //
 // Registered as the consumer's opaque pointer (rebalance callback): neither copyable nor
 // movable, and it must outlive the consumer handle it owns.
@@ -15,11 +17,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "topology/pre_aggregator.h"
 #include "topology/rollup_format.h"
@@ -69,9 +74,17 @@ class Worker {
                    std::size_t value_size);
   void produce(const kafka::OutgoingRecord& record);
 
-  // Makes everything processed so far durable; on failure rewinds to the last durable
-  // state (kAborted) or flags the worker fatal (kFatal).
-  CommitOutcome commit();
+  // Commits (worker_commit.cpp). start_commit() seals everything processed so far into
+  // a commit that finishes on a background thread; requires none in flight.
+  // complete_commit() waits for the one in flight and makes the stores follow; requires
+  // one in flight. commit_now() does both, after completing one in flight. On failure
+  // they rewind to the last durable state (kAborted) or flag the worker fatal (kFatal).
+  CommitOutcome start_commit();
+  CommitOutcome complete_commit();
+  CommitOutcome commit_now();
+  [[nodiscard]] bool commit_ready() const;
+  [[nodiscard]] bool deferred_full() const;
+  void produce_deferred();
   void rewind();
   void handle_failed_commit(const CommitOutcome& outcome);
   [[nodiscard]] kafka::TopicPartitionListPtr offsets_to_commit() const;
@@ -80,6 +93,32 @@ class Worker {
   void publish_status();
   [[nodiscard]] std::size_t pending_entries() const;
   [[nodiscard]] HttpAnswer answer_query(const RollupQuery& query);
+
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kBlockingTimeout{30'000};
+
+  // A commit whose records are all enqueued and whose transaction finishes on a
+  // background thread (OutputTransaction::finish) while the loop reads on.
+  struct InflightCommit {
+    struct TaskPart {
+      PartitionId partition;
+      CommitResult result;
+      std::optional<Offset> next_offset;  // the repartition position the commit covers
+    };
+    std::vector<TaskPart> tasks;
+    std::size_t pre_aggregates = 0;
+    Clock::time_point started;
+    kafka::TopicPartitionListPtr offsets;  // read by the commit thread
+    std::future<CommitOutcome> outcome;    // declared last: its destructor joins the thread
+  };
+
+  // A record produced while a commit is in flight, kept until the next transaction opens.
+  struct DeferredRecord {
+    std::string topic;
+    std::string key;
+    std::string value;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
 
   WorkerConfig config_;
   WorkerMetrics metrics_;
@@ -92,6 +131,10 @@ class Worker {
   std::unique_ptr<OutputTransaction> transaction_;
   std::unique_ptr<RepartitionPurger> purger_;
   std::unique_ptr<ChangelogRestorer> restorer_;
+  // After the producer and the transaction: destroyed (joined) before them.
+  std::optional<InflightCommit> inflight_;
+  std::vector<DeferredRecord> deferred_;
+  std::size_t deferred_bytes_ = 0;
 
   TickParser parser_;
   PreAggregator pre_aggregator_;
