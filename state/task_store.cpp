@@ -8,6 +8,7 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -21,12 +22,29 @@
 namespace auditor::state {
 namespace {
 
-// A worker holds one store per assigned task, so each one is kept small: memory scales
-// with the number of tasks, and the keys are tiny (~40 bytes) with 16-byte values.
-constexpr std::size_t kBlockCacheBytes = 8 << 20;
+// All stores of the process share one memory budget, however many tasks it holds and
+// however many keys they have: the block cache holds data, index and filter blocks, and
+// the memtables are charged to it as well (write buffer manager).
+constexpr std::size_t kStoreMemoryBytes = 128 << 20;
+constexpr std::size_t kMemtableBudgetBytes = 64 << 20;
 constexpr std::size_t kWriteBufferBytes = 8 << 20;
 constexpr int kMaxOpenFiles = 256;
 constexpr double kBloomBitsPerKey = 10;
+
+struct SharedMemory {
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+};
+
+const SharedMemory& shared_memory() {
+  static const SharedMemory memory = [] {
+    SharedMemory m;
+    m.cache = rocksdb::NewLRUCache(kStoreMemoryBytes);
+    m.write_buffers = std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes, m.cache);
+    return m;
+  }();
+  return memory;
+}
 
 rocksdb::CompressionType pick_compression() {
   const auto supported = rocksdb::GetSupportedCompressions();
@@ -44,9 +62,19 @@ rocksdb::Options make_options() {
   options.compression = pick_compression();
   // RocksDB's info LOG would otherwise keep up to 1000 old files per store.
   options.keep_log_file_num = 3;
+  // Most point lookups are for windows that are new in this commit; a bloom filter over
+  // the memtable answers those without walking its skip list.
+  options.memtable_whole_key_filtering = true;
+  options.memtable_prefix_bloom_size_ratio = 0.05;
+
+  options.write_buffer_manager = shared_memory().write_buffers;
 
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  table.block_cache = shared_memory().cache;
+  // Index and filter blocks count against the budget too (otherwise they grow with the
+  // data); level-0 ones stay pinned, as they are read on every lookup.
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   // Point lookups (get() per changed window per commit) mostly hit new windows that are
   // not stored yet: the bloom filter answers those without reading a block.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(kBloomBitsPerKey));
@@ -238,13 +266,12 @@ std::uint64_t TaskStore::estimated_keys() const {
 std::uint64_t TaskStore::memory_bytes() const {
   if (!db_) return 0;
   std::uint64_t total = 0;
-  for (const std::string* property : {&rocksdb::DB::Properties::kCurSizeAllMemTables,
-                                      &rocksdb::DB::Properties::kEstimateTableReadersMem,
-                                      &rocksdb::DB::Properties::kBlockCacheUsage}) {
-    std::uint64_t value = 0;
-    if (db_->GetIntProperty(*property, &value)) total += value;
-  }
+  if (!db_->GetIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &total)) return 0;
   return total;
+}
+
+std::uint64_t TaskStore::shared_memory_bytes() {
+  return shared_memory().cache->GetUsage();
 }
 
 rocksdb::Status TaskStore::close() {

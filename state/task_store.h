@@ -66,9 +66,12 @@ class TaskStore final : public WindowReader {
   [[nodiscard]] rocksdb::Status apply_raw(const std::vector<RawEntry>& entries,
                                           const TaskCheckpoint& checkpoint);
 
-  // Estimates for metrics.
+  // Estimates for metrics. memory_bytes(): this store's own memory outside the shared
+  // budget; shared_memory_bytes(): the budget every store of the process shares (block
+  // cache with data, index and filter blocks, and the memtables), at most 128 MiB.
   [[nodiscard]] std::uint64_t estimated_keys() const;
   [[nodiscard]] std::uint64_t memory_bytes() const;
+  [[nodiscard]] static std::uint64_t shared_memory_bytes();
 
   // Flushes memtables and closes; any error is returned, not thrown. Afterwards only
   // destruction is allowed (reads report an error, writes return one). The destructor

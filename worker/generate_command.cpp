@@ -166,7 +166,7 @@ int run_generate(int argc, char** argv) {
     // Round-robin over partitions, unkeyed: any process lands anywhere.
     partition = (partition + 1) % o.partitions;
     const auto err = producer.produce({o.topic, partition, {}, value.data(), value.size(), {}},
-                                      Clock::now() + std::chrono::seconds(30));
+                                      std::chrono::seconds(30));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       logger->error("cannot produce: {}", kafka::error_text(err));
       return 1;

@@ -1,6 +1,8 @@
 #include "worker/producer.h"
 
 #include <algorithm>
+#include <optional>
+#include <stdexcept>
 
 #include "worker/callback_invoker.h"
 
@@ -49,8 +51,25 @@ void Producer::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message
   });
 }
 
+void Producer::register_topics(const std::vector<std::string>& topics) {
+  for (const std::string& name : topics) {
+    TopicPtr topic(rd_kafka_topic_new(handle_.get(), name.c_str(), nullptr));
+    if (!topic) {
+      throw std::runtime_error("cannot create a handle for topic " + name + ": " +
+                               rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    topics_.emplace_back(name, std::move(topic));
+  }
+}
+
 rd_kafka_resp_err_t Producer::produce(const OutgoingRecord& record,
-                                      std::chrono::steady_clock::time_point deadline) {
+                                      std::chrono::milliseconds max_block) {
+  rd_kafka_topic_t* topic = nullptr;
+  for (const auto& [name, handle] : topics_) {
+    if (name == record.topic) topic = handle.get();
+  }
+  // Only a full queue needs the clock.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   for (;;) {
     HeadersPtr headers;
     if (!record.headers.empty()) {
@@ -60,20 +79,31 @@ rd_kafka_resp_err_t Producer::produce(const OutgoingRecord& record,
                             h.value.data(), static_cast<ssize_t>(h.value.size()));
       }
     }
-    const std::string topic(record.topic);
-    const auto err = rd_kafka_producev(
-        handle_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(record.partition),
-        RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
-        RD_KAFKA_V_VALUE(const_cast<void*>(record.value), record.value_size),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    const auto value = const_cast<void*>(record.value);
+    if (topic != nullptr) {
+      err = rd_kafka_producev(
+          handle_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(record.partition),
+          RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+          RD_KAFKA_V_VALUE(value, record.value_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_END);
+    } else {
+      const std::string name(record.topic);
+      err = rd_kafka_producev(
+          handle_.get(), RD_KAFKA_V_TOPIC(name.c_str()), RD_KAFKA_V_PARTITION(record.partition),
+          RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+          RD_KAFKA_V_VALUE(value, record.value_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_END);
+    }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       // rd_kafka_producev owns the headers once the record is enqueued.
       (void)headers.release();
       return err;
     }
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || remaining_ms(deadline) == 0) return err;
-    rd_kafka_poll(handle_.get(), std::min(100, remaining_ms(deadline)));
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return err;
+    if (!deadline) deadline = std::chrono::steady_clock::now() + max_block;
+    if (remaining_ms(*deadline) == 0) return err;
+    rd_kafka_poll(handle_.get(), std::min(100, remaining_ms(*deadline)));
   }
 }
 

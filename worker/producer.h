@@ -1,8 +1,9 @@
 // The worker's producer: enqueue records, flush with a deadline, count failed deliveries.
 //
 // Registered as librdkafka's opaque pointer for delivery reports, so it is neither
-// copyable nor movable. Thread-safety: one thread (the worker loop) produces and flushes;
-// delivery reports run on that thread inside poll/flush.
+// copyable nor movable. Thread-safety: one thread at a time produces, polls and flushes
+// (the worker hands it to its commit thread and back); delivery reports run on the thread
+// inside poll/flush. register_topics() only before any produce().
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "worker/config.h"
@@ -51,10 +53,15 @@ class Producer {
   Producer& operator=(Producer&&) = delete;
   ~Producer() = default;
 
+  // Topics produced to often: their handles are looked up once here instead of by name for
+  // every record.
+  void register_topics(const std::vector<std::string>& topics);
+
   // Copies the record into librdkafka's queue. When the queue is full it serves delivery
-  // reports and retries until `deadline`. Returns the librdkafka error (NO_ERROR on success).
+  // reports and retries for up to `max_block`. Returns the librdkafka error (NO_ERROR on
+  // success).
   [[nodiscard]] rd_kafka_resp_err_t produce(const OutgoingRecord& record,
-                                            std::chrono::steady_clock::time_point deadline);
+                                            std::chrono::milliseconds max_block);
 
   // Waits until everything enqueued was acknowledged or failed, at most until `deadline`.
   [[nodiscard]] FlushResult flush(std::chrono::steady_clock::time_point deadline);
@@ -74,6 +81,7 @@ class Producer {
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
   HandlePtr handle_;
+  std::vector<std::pair<std::string, TopicPtr>> topics_;  // registered; read-only afterwards
   std::uint64_t failed_since_flush_ = 0;
   std::string first_error_;
   std::string tracked_topic_;

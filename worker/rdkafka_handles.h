@@ -26,6 +26,7 @@ using TopicPartitionListPtr =
     Owned<rd_kafka_topic_partition_list_t, rd_kafka_topic_partition_list_destroy>;
 using MessagePtr = Owned<rd_kafka_message_t, rd_kafka_message_destroy>;
 using HeadersPtr = Owned<rd_kafka_headers_t, rd_kafka_headers_destroy>;
+using TopicPtr = Owned<rd_kafka_topic_t, rd_kafka_topic_destroy>;
 using QueuePtr = Owned<rd_kafka_queue_t, rd_kafka_queue_destroy>;
 using EventPtr = Owned<rd_kafka_event_t, rd_kafka_event_destroy>;
 using ErrorPtr = Owned<rd_kafka_error_t, rd_kafka_error_destroy>;

@@ -81,9 +81,9 @@ Worker::Worker(WorkerConfig config)
       {"client.id", config_.topics.application_id + "-producer"},
       // One commit enqueues its rollups, changelog records and pre-aggregates at once,
       // often more than librdkafka's default 100,000 messages; a full queue would stall the
-      // loop until the broker caught up. Memory stays bounded by the byte limit.
-      {"queue.buffering.max.messages", "2000000"},
-      {"queue.buffering.max.kbytes", "524288"},
+      // loop until the broker caught up. Memory stays bounded by the byte limit (128 MiB).
+      {"queue.buffering.max.messages", "1000000"},
+      {"queue.buffering.max.kbytes", "131072"},
   };
   if (config_.guarantee == Guarantee::kExactlyOnce) {
     producer_props.emplace_back("transactional.id", transactional_id(config_));
@@ -98,6 +98,7 @@ Worker::Worker(WorkerConfig config)
   producer_ = std::make_unique<kafka::Producer>(config_.kafka, producer_props);
   producer_->track_offsets_of(changelog_topic_);
   ensure_topics();
+  producer_->register_topics({repartition_topic_, changelog_topic_, config_.topics.output});
   restorer_ = std::make_unique<ChangelogRestorer>(config_.kafka, changelog_topic_);
 
   kafka::ConfPtr conf = kafka::make_conf(config_.kafka, consumer_properties(config_));
@@ -290,11 +291,13 @@ void Worker::finish_restore(AggregateTask& task) {
 
 void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
   auto logger = log::get("worker");
+  // The commit in flight covers tasks about to go: it completes first, whatever comes next.
+  // If the assignment was lost, the broker decides whether it still counts (it fences a
+  // commit from a member that is no longer in the group).
+  if (inflight_) (void)complete_commit();
   if (lost) {
     // Another member may own these partitions already: nothing of ours may be committed.
-    // A commit in flight decides for itself (the broker fences it if it must).
     logger->warn("assignment lost: dropping uncommitted work and rewinding");
-    if (inflight_) (void)complete_commit();
     joined_ = false;
     transaction_->abort();
     rewind();
@@ -522,6 +525,7 @@ void Worker::publish_status() {
     s.store_estimated_keys += task->store().estimated_keys();
     s.store_memory_bytes += task->store().memory_bytes();
   }
+  s.store_memory_bytes += state::TaskStore::shared_memory_bytes();
   status_.publish(std::move(s));
 }
 

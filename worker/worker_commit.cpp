@@ -51,7 +51,7 @@ void Worker::produce(const kafka::OutgoingRecord& record) {
     log::get("worker")->error("{}", begun.error);
     return;
   }
-  const auto err = producer_->produce(record, Clock::now() + kBlockingTimeout);
+  const auto err = producer_->produce(record, kBlockingTimeout);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     produce_failed_ = true;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -76,10 +76,13 @@ void Worker::produce_deferred() {
   deferred_bytes_ = 0;
 }
 
-bool Worker::deferred_full() const { return deferred_bytes_ >= kMaxDeferredBytes; }
+bool Worker::deferred_full() const {
+  return deferred_bytes_ >= kMaxDeferredBytes;
+}
 
 bool Worker::commit_ready() const {
-  return inflight_ && inflight_->outcome.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  return inflight_ &&
+         inflight_->outcome.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
 }
 
 kafka::TopicPartitionListPtr Worker::offsets_to_commit() const {
@@ -123,8 +126,12 @@ CommitOutcome Worker::start_commit() {
     for (const Rollup& rollup : result.rollups) {
       rollup_formatter_.format(rollup);
       const std::string_view value = rollup_formatter_.value();
-      produce({config_.topics.output, RD_KAFKA_PARTITION_UA, rollup_formatter_.key(), value.data(),
-               value.size(), {}});
+      produce({config_.topics.output,
+               RD_KAFKA_PARTITION_UA,
+               rollup_formatter_.key(),
+               value.data(),
+               value.size(),
+               {}});
     }
     WorkerMetrics::inc(metrics_.rollups_published, result.rollups.size());
     const auto changelog = state::changelog_records(result);
@@ -163,10 +170,10 @@ CommitOutcome Worker::start_commit() {
   }
 
   commit.offsets = offsets_to_commit();
-  commit.outcome = std::async(
-      std::launch::async, [transaction = transaction_.get(), offsets = commit.offsets.get()] {
-        return transaction->finish(offsets);
-      });
+  commit.outcome = std::async(std::launch::async,
+                              [transaction = transaction_.get(), offsets = commit.offsets.get()] {
+                                return transaction->finish(offsets);
+                              });
   inflight_ = std::move(commit);
   return {};
 }
@@ -183,8 +190,10 @@ CommitOutcome Worker::complete_commit() {
 
   // The outputs are durable: now the stores may reflect them.
   for (auto& [partition, result, next_offset] : commit.tasks) {
-    // Tasks are revoked only once the commit in flight has completed.
-    AggregateTask& task = *tasks_.at(partition.value);
+    // Tasks are revoked only once the commit in flight has completed (see revoke()).
+    const auto it = tasks_.find(partition.value);
+    if (it == tasks_.end()) continue;
+    AggregateTask& task = *it->second;
     state::TaskCheckpoint checkpoint = task.store().checkpoint();
     checkpoint.input_offset = next_offset;
     checkpoint.progress = result.progress;

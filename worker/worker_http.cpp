@@ -2,9 +2,8 @@
 
 #include <httplib.h>
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "worker/log.h"
@@ -127,10 +126,10 @@ WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard
     res.status = answer->status;
     res.set_content(answer->body, "application/json");
   });
-  server.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                  std::exception_ptr) {
-    reply_json(res, 500, {{"error", "internal error"}});
-  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        reply_json(res, 500, {{"error", "internal error"}});
+      });
 
   port_ = port == 0 ? server.bind_to_any_port("0.0.0.0") : port;
   if (port != 0 && !server.bind_to_port("0.0.0.0", port)) port_ = -1;

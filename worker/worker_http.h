@@ -41,7 +41,7 @@ class WorkerHttp {
 };
 
 // The /metrics body.
-[[nodiscard]] std::string render_metrics(const WorkerMetrics& metrics,
-                                         const StatusSnapshot& status, const WindowSet& windows);
+[[nodiscard]] std::string render_metrics(const WorkerMetrics& metrics, const StatusSnapshot& status,
+                                         const WindowSet& windows);
 
 }  // namespace auditor
