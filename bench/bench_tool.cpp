@@ -557,6 +557,9 @@ int cmd_wait(const Args& a) {
   const std::int64_t started_ns = a.integer("started-ns");
   const std::int64_t timeout_ms = a.duration_ms("timeout", "30m");
   const std::int64_t interval_ms = a.duration_ms("interval", "100ms");
+  // With --input-left N: done as soon as at most N input records are uncommitted (the
+  // restore benchmark kills the contender mid-stream at that point).
+  const std::int64_t input_left = a.integer("input-left", -1);
   a.check_all_used();
 
   LagProbe probe(bootstrap, group);
@@ -586,7 +589,12 @@ int cmd_wait(const Args& a) {
       }
     }
     left = probe.remaining({topics.front()});
-    if (left == 0 && topics.size() > 1) {
+    if (input_left >= 0) {
+      if (left <= input_left) {
+        std::cout << "RESULT input_left=" << left << "\n";
+        return 0;
+      }
+    } else if (left == 0 && topics.size() > 1) {
       left = probe.remaining(std::vector(topics.begin() + 1, topics.end()));
     } else if (left == 0) {
       left = 1;  // the repartition topic does not exist yet: not started

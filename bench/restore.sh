@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Restore benchmark: how long a replica takes to become ready again for a task holding
 # about 1,000,000 window keys, auditor and Kafka Streams, both exactly-once:
-#   (a) from scratch: stopped cleanly, state directory deleted, so the changelog is replayed;
-#   (b) after SIGKILL with the state directory kept (Kafka Streams wipes a task's state
-#       after an unclean shutdown under exactly-once and replays the changelog; auditor
-#       reopens its store and replays only what the store had not seen).
+#   (b) after SIGKILL mid-stream (once two thirds of the input are committed) with the state
+#       directory kept: Kafka Streams wipes the state of a task that crashed under
+#       exactly-once and replays its changelog; auditor reopens its store and replays only
+#       what the store had not seen;
+#   (a) from scratch: after the whole input, stopped cleanly, state directory deleted, so
+#       the whole changelog is replayed.
 #
-#   bench/restore.sh                          3,000,000 ticks, 10,000 keys, 2h span
+#   bench/restore.sh                          6,000,000 ticks, 10,000 keys, 3h span
 #   bench/restore.sh --ticks 300000 --span 12m    a smaller state
 #
 # One input partition, so one task holds every window: keys x (span/1m + span/1h + 1)
@@ -16,7 +18,7 @@
 # waits 12 s before restarting, so the dead member has left the group (both use a 10 s
 # session timeout) and the time measured is the restore, not failure detection.
 #
-# Options: --ticks N [3000000] --keys K [10000] --span D [2h] --contenders LIST
+# Options: --ticks N [6000000] --keys K [10000] --span D [3h] --contenders LIST
 # [auditor,kstreams] --build-dir DIR [build-bench] --no-build --bootstrap-servers B
 # [127.0.0.1:9092] --results-name NAME [<date>-restore] --no-results
 set -euo pipefail
@@ -24,9 +26,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench_dir=$root/bench
 command_line="bench/restore.sh $*"
-ticks=3000000
+ticks=6000000
 keys=10000
-span=2h
+span=3h
 contenders=auditor,kstreams
 build_dir=$root/build-bench
 build=1
@@ -74,6 +76,7 @@ input=$prefix-ticks
 work=$build_dir/bench-work/$prefix
 mkdir -p "$work"
 pid=
+measured=
 groups=()
 cleanup() {
     local status=$?
@@ -130,8 +133,9 @@ ready_pattern() {
     esac
 }
 
-# measure NAME APP STATE LOG: starts the contender and prints the seconds until its log
-# shows it ready for the (n+1)-th time, n being how often it did before.
+# measure NAME APP STATE LOG: starts the contender (pid in $pid) and sets $measured to the
+# seconds until its log shows it ready for the (n+1)-th time, n being how often it did
+# before. Not in a subshell: $pid must reach the caller.
 measure() {
     local name=$1 app=$2 state=$3 log=$4 pattern before started now
     pattern=$(ready_pattern "$name")
@@ -144,7 +148,7 @@ measure() {
         sleep 0.05
     done
     now=$(now_ns)
-    awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'
+    measured=$(awk -v a="$started" -v b="$now" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 }
 
 # What the contender says it restored, from its latest ready/restore lines.
@@ -161,23 +165,27 @@ IFS=, read -r -a lineup <<<"$contenders"
 for name in "${lineup[@]}"; do
     app=$prefix-$name state=$work/$name-state log=$work/$name.log
     groups+=("$app")
-    say "$name: processing the input once (builds the state)"
+    say "$name: processing the input until two thirds are committed, then SIGKILL"
     start "$name" "$app" "$state" "$log"
     "$tool" wait --bootstrap-servers "$bootstrap" --group "$app" --input "$input" --pid "$pid" \
-        --started-ns "$(now_ns)" >"$work/$name.wait" || die "$name did not finish (log: $log)"
-    sleep 3  # let it go idle: no transaction open
-    kill -TERM "$pid"; wait "$pid" || true; pid=
-
-    rm -rf "$state"
-    scratch=$(measure "$name" "$app" "$state" "$log")
-    scratch_records=$(restored_records "$name" "$log")
-    say "$name: ready from scratch after $scratch s ($scratch_records changelog records)"
-    sleep 5  # settle (Kafka Streams writes its checkpoint), stay idle
+        --started-ns "$(now_ns)" --input-left $((ticks / 3)) >"$work/$name.wait1" ||
+        die "$name did not get that far (log: $log)"
     kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; pid=
     sleep 12
-    crash=$(measure "$name" "$app" "$state" "$log")
+    measure "$name" "$app" "$state" "$log"
+    crash=$measured
     crash_records=$(restored_records "$name" "$log")
     say "$name: ready after SIGKILL (state kept) after $crash s ($crash_records changelog records)"
+
+    "$tool" wait --bootstrap-servers "$bootstrap" --group "$app" --input "$input" --pid "$pid" \
+        --started-ns "$(now_ns)" >"$work/$name.wait2" || die "$name did not finish (log: $log)"
+    sleep 3  # idle: no transaction open
+    kill -TERM "$pid"; wait "$pid" || true; pid=
+    rm -rf "$state"
+    measure "$name" "$app" "$state" "$log"
+    scratch=$measured
+    scratch_records=$(restored_records "$name" "$log")
+    say "$name: ready from scratch after $scratch s ($scratch_records changelog records)"
     kill -TERM "$pid"; wait "$pid" || true; pid=
     printf '{"contender":"%s","windows":%s,"scratch_s":%s,"scratch_records":%s,"crash_s":%s,"crash_records":%s}\n' \
         "$name" "$windows" "$scratch" "${scratch_records:-null}" "$crash" "${crash_records:-null}" >>"$results"
@@ -189,7 +197,7 @@ table=$work/restore.md
     echo
     echo "Command: \`$command_line\`"
     echo
-    echo "One task with $windows window keys ($ticks ticks, $keys keys, span $span, windows 1m,1h,1d), exactly-once. Seconds from starting the process to ready (auditor: task running; Kafka Streams: RUNNING). After SIGKILL the restart waits 12 s (session timeout 10 s) first."
+    echo "One task with $windows window keys at the end ($ticks ticks, $keys keys, span $span, windows 1m,1h,1d), exactly-once. Seconds from starting the process to ready (auditor: task running; Kafka Streams: RUNNING). The SIGKILL comes once two thirds of the input are committed; the restart waits 12 s (session timeout 10 s) first. From scratch: after the whole input, state directory deleted."
     echo
     echo "| contender | from scratch s | records replayed | after SIGKILL s | records replayed |"
     echo "| --- | ---: | ---: | ---: | ---: |"

@@ -32,20 +32,21 @@ void append_int(std::string& out, std::int64_t value) {
   out.append(buf, end);
 }
 
-// `"name":` with `name` a literal that needs no escaping.
-void append_field(std::string& out, std::string_view name) {
+// `"name":"text"`, `name` a literal that needs no escaping.
+void append_string_field(std::string& out, std::string_view name, std::string_view text) {
   out += '"';
   out += name;
   out += "\":";
+  append_string(out, text);
 }
 
 }  // namespace
 
 void RollupFormatter::set_window(DurationMs size, EventTime start) {
   if (have_window_ && size == size_ && start == start_) return;
-  if (!have_window_ || size != size_) size_text_ = format_duration(size);
-  start_text_ = format_rfc3339(start);
-  end_text_ = format_rfc3339(start.plus(size));
+  window_fields_ = ",\"window\":\"" + format_duration(size) + "\",\"window_start\":\"" +
+                   format_rfc3339(start) + '"';
+  window_end_field_ = ",\"window_end\":\"" + format_rfc3339(start.plus(size)) + '"';
   have_window_ = true;
   size_ = size;
   start_ = start;
@@ -55,33 +56,20 @@ void RollupFormatter::format(const Rollup& rollup) {
   const WindowKey& window = rollup.key;
   set_window(window.size, window.start);
 
-  key_.clear();
-  key_ += '{';
-  append_field(key_, "process_activity");
-  append_string(key_, window.process_activity);
+  key_.assign("{");
+  append_string_field(key_, "process_activity", window.process_activity);
   key_ += ',';
-  append_field(key_, "process_name");
-  append_string(key_, window.process_name);
-  key_ += ",\"window\":\"";
-  key_ += size_text_;
-  key_ += "\",\"window_start\":\"";
-  key_ += start_text_;
-  key_ += "\"}";
+  append_string_field(key_, "process_name", window.process_name);
+  key_ += window_fields_;
+  key_ += '}';
 
-  value_.clear();
-  value_ += '{';
-  append_field(value_, "process_name");
-  append_string(value_, window.process_name);
+  value_.assign("{");
+  append_string_field(value_, "process_name", window.process_name);
   value_ += ',';
-  append_field(value_, "process_activity");
-  append_string(value_, window.process_activity);
-  value_ += ",\"window\":\"";
-  value_ += size_text_;
-  value_ += "\",\"window_start\":\"";
-  value_ += start_text_;
-  value_ += "\",\"window_end\":\"";
-  value_ += end_text_;
-  value_ += "\",\"count\":";
+  append_string_field(value_, "process_activity", window.process_activity);
+  value_ += window_fields_;
+  value_ += window_end_field_;
+  value_ += ",\"count\":";
   append_int(value_, rollup.counts.count);
   value_ += ",\"ticks\":";
   append_int(value_, rollup.counts.ticks);
@@ -103,11 +91,9 @@ std::string rollup_value_json(const Rollup& rollup) {
 std::string late_record_json(std::string_view process_name, std::string_view process_activity,
                              EventTime event_time, std::int64_t count, std::int64_t ticks) {
   std::string out = "{";
-  append_field(out, "process_name");
-  append_string(out, process_name);
+  append_string_field(out, "process_name", process_name);
   out += ',';
-  append_field(out, "process_activity");
-  append_string(out, process_activity);
+  append_string_field(out, "process_activity", process_activity);
   out += ",\"event_time\":\"";
   out += format_rfc3339(event_time);
   out += "\",\"count\":";

@@ -40,9 +40,8 @@ class RollupFormatter {
   bool have_window_ = false;
   DurationMs size_{0};
   EventTime start_{0};
-  std::string size_text_;
-  std::string start_text_;
-  std::string end_text_;
+  std::string window_fields_;     // ,"window":"1m","window_start":"..."
+  std::string window_end_field_;  // ,"window_end":"..."
 };
 
 // Value of a dead letter for a pre-aggregated record that was late:

@@ -9,15 +9,24 @@ namespace auditor {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+kafka::Properties restore_consumer_properties() {
+  kafka::Properties props = {{"group.id", "auditor-restore"},  // never joins: assign only
+                             {"enable.auto.commit", "false"},
+                             {"enable.partition.eof", "true"},
+                             {"isolation.level", "read_committed"},
+                             {"auto.offset.reset", "earliest"},
+                             {"fetch.wait.max.ms", "50"}};
+  kafka::add_prefetch_properties(props);
+  return props;
+}
+
+}  // namespace
+
 ChangelogRestorer::ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic)
-    : consumer_(kafka::make_client(
-          RD_KAFKA_CONSUMER,
-          kafka::make_conf(settings, {{"group.id", "auditor-restore"},  // never joins: assign only
-                                      {"enable.auto.commit", "false"},
-                                      {"enable.partition.eof", "true"},
-                                      {"isolation.level", "read_committed"},
-                                      {"auto.offset.reset", "earliest"},
-                                      {"fetch.wait.max.ms", "50"}}))),
+    : consumer_(kafka::make_client(RD_KAFKA_CONSUMER,
+                                   kafka::make_conf(settings, restore_consumer_properties()))),
       topic_(std::move(changelog_topic)) {}
 
 void ChangelogRestorer::start(AggregateTask& task) {

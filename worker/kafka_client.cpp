@@ -61,6 +61,11 @@ ConfPtr make_conf(const KafkaSettings& settings, const Properties& defaults) {
   return conf;
 }
 
+void add_prefetch_properties(Properties& properties) {
+  properties.emplace_back("queued.min.messages", "10000000");
+  properties.emplace_back("queued.max.messages.kbytes", "65536");
+}
+
 HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf) {
   std::array<char, 512> err{};
   HandlePtr handle(rd_kafka_new(type, conf.get(), err.data(), err.size()));

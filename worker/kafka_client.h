@@ -18,6 +18,12 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 // property librdkafka rejected.
 [[nodiscard]] ConfPtr make_conf(const KafkaSettings& settings, const Properties& defaults);
 
+// Prefetch settings for every consumer that reads a backlog (the worker's, the changelog
+// restorer's). librdkafka 2.0 stops fetching a partition for a whole second once
+// queued.min.messages (default 100,000) are queued for it, which is far less than a second
+// of work: the byte limit (64 MiB per consumer) bounds the prefetch instead.
+void add_prefetch_properties(Properties& properties);
+
 // rd_kafka_new; takes ownership of `conf` (librdkafka keeps it on success, we destroy it on
 // failure). Throws std::runtime_error with librdkafka's reason.
 [[nodiscard]] HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf);

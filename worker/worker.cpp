@@ -53,13 +53,8 @@ kafka::Properties consumer_properties(const WorkerConfig& config) {
       // yet: the broker would hold it for the default 500 ms while the loop drains the
       // input and then starves. A short wait keeps the input flowing.
       {"fetch.wait.max.ms", "20"},
-      // librdkafka 2.0 stops fetching a partition for a whole second once its local queue
-      // holds queued.min.messages (default 100,000): the loop drains that in well under a
-      // second and then waits. Let the byte limit (64 MiB for the consumer) bound the
-      // prefetch instead; by then there are seconds of work queued.
-      {"queued.min.messages", "10000000"},
-      {"queued.max.messages.kbytes", "65536"},
   };
+  kafka::add_prefetch_properties(props);
   if (config.instance_id) props.emplace_back("group.instance.id", *config.instance_id);
   return props;
 }
