@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
                                       {"enable.partition.eof", "true"},
                                       {"fetch.wait.max.ms", "20"},
                                       {"queued.min.messages", "10000000"},
-                                      {"queued.max.messages.kbytes", "65536"}});
+                                      {"queued.max.messages.kbytes", "32768"}});
   rd_kafka_poll_set_consumer(consumer.get());
   const auto partitions = bench::topic_partitions(consumer.get());
   if (!partitions.contains(o.topic)) bench::fail("raw_consumer: no topic " + o.topic);

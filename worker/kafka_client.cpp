@@ -63,7 +63,7 @@ ConfPtr make_conf(const KafkaSettings& settings, const Properties& defaults) {
 
 void add_prefetch_properties(Properties& properties) {
   properties.emplace_back("queued.min.messages", "10000000");
-  properties.emplace_back("queued.max.messages.kbytes", "65536");
+  properties.emplace_back("queued.max.messages.kbytes", "32768");
 }
 
 HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf) {

@@ -21,7 +21,8 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 // Prefetch settings for every consumer that reads a backlog (the worker's, the changelog
 // restorer's). librdkafka 2.0 stops fetching a partition for a whole second once
 // queued.min.messages (default 100,000) are queued for it, which is far less than a second
-// of work: the byte limit (64 MiB per consumer) bounds the prefetch instead.
+// of work: the byte limit (32 MiB of payload per consumer, about three times that in
+// memory for small records) bounds the prefetch instead.
 void add_prefetch_properties(Properties& properties);
 
 // rd_kafka_new; takes ownership of `conf` (librdkafka keeps it on success, we destroy it on

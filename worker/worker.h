@@ -116,7 +116,7 @@ class Worker {
   struct DeferredRecord {
     std::string topic;
     std::string key;
-    std::string value;
+    std::optional<std::string> value;  // none: a null value, as produced
     std::vector<std::pair<std::string, std::string>> headers;
   };
 

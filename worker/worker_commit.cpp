@@ -36,7 +36,9 @@ void Worker::produce(const kafka::OutgoingRecord& record) {
     DeferredRecord& deferred = deferred_.emplace_back();
     deferred.topic = record.topic;
     deferred.key = record.key;
-    deferred.value.assign(static_cast<const char*>(record.value), record.value_size);
+    if (record.value != nullptr) {
+      deferred.value.emplace(static_cast<const char*>(record.value), record.value_size);
+    }
     for (const auto& h : record.headers) deferred.headers.emplace_back(h.name, h.value);
     deferred_bytes_ += record.key.size() + record.value_size + 64;
     return;
@@ -67,8 +69,10 @@ void Worker::produce_deferred() {
     kafka::OutgoingRecord record;
     record.topic = deferred.topic;
     record.key = deferred.key;
-    record.value = deferred.value.data();
-    record.value_size = deferred.value.size();
+    if (deferred.value) {
+      record.value = deferred.value->data();
+      record.value_size = deferred.value->size();
+    }
     for (const auto& [name, value] : deferred.headers) record.headers.push_back({name, value});
     produce(record);
   }
