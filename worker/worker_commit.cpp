@@ -138,6 +138,7 @@ CommitOutcome Worker::start_commit() {
                {}});
     }
     WorkerMetrics::inc(metrics_.rollups_published, result.rollups.size());
+    result.rollups = {};  // enqueued (copied): not needed while the commit is in flight
     const auto changelog = state::changelog_records(result);
     WorkerMetrics::inc(metrics_.changelog_records, changelog.size());
     for (const auto& record : changelog) {
