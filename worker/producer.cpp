@@ -68,6 +68,13 @@ rd_kafka_resp_err_t Producer::produce(const OutgoingRecord& record,
   for (const auto& [name, handle] : topics_) {
     if (name == record.topic) topic = handle.get();
   }
+  TopicPtr unregistered;  // a reference to librdkafka's handle for the topic, for this call
+  if (topic == nullptr) {
+    unregistered.reset(
+        rd_kafka_topic_new(handle_.get(), std::string(record.topic).c_str(), nullptr));
+    if (!unregistered) return rd_kafka_last_error();
+    topic = unregistered.get();
+  }
   // Only a full queue needs the clock.
   std::optional<std::chrono::steady_clock::time_point> deadline;
   for (;;) {
@@ -79,22 +86,12 @@ rd_kafka_resp_err_t Producer::produce(const OutgoingRecord& record,
                             h.value.data(), static_cast<ssize_t>(h.value.size()));
       }
     }
-    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    const auto value = const_cast<void*>(record.value);
-    if (topic != nullptr) {
-      err = rd_kafka_producev(
-          handle_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(record.partition),
-          RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
-          RD_KAFKA_V_VALUE(value, record.value_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_END);
-    } else {
-      const std::string name(record.topic);
-      err = rd_kafka_producev(
-          handle_.get(), RD_KAFKA_V_TOPIC(name.c_str()), RD_KAFKA_V_PARTITION(record.partition),
-          RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
-          RD_KAFKA_V_VALUE(value, record.value_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_END);
-    }
+    const auto err = rd_kafka_producev(
+        handle_.get(), RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(record.partition),
+        RD_KAFKA_V_KEY(record.key.data(), record.key.size()),
+        RD_KAFKA_V_VALUE(const_cast<void*>(record.value), record.value_size),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
+        RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       // rd_kafka_producev owns the headers once the record is enqueued.
       (void)headers.release();
