@@ -9,7 +9,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "state/changelog.h"
 #include "topology/repartition_record.h"
 #include "topology/rollup_format.h"
 #include "worker/callback_invoker.h"
