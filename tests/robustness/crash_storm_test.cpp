@@ -37,16 +37,10 @@ constexpr std::int64_t kTicks = 200'000;
 constexpr int kMinKills = 6;
 
 TEST(CrashStorm, RandomSigkillsOfThreeReplicasLoseNothingAndCountNothingTwice) {
-  const auto test_started = Clock::now();
-  WorkerConfig cfg = robustness_config("storm");
-  cfg.emit = "final";
-  std::cerr << "app id " << cfg.app_id << "\n";
-  const CleanUpOnSuccess clean_up(cfg);
-  test::create_topic(cfg.input_topic, kPartitions);
-
-  const std::int64_t day = it::utc_day_start(3);
-  const auto seed = static_cast<std::uint64_t>(it::now_ms());
-  std::cerr << "seed " << seed << "\n";
+  const Scenario scenario("storm", "final");
+  const WorkerConfig& cfg = scenario.cfg;
+  const std::int64_t day = scenario.day;
+  const std::uint64_t seed = scenario.seed;
   PacedProducer producer(cfg.input_topic,
                          TickSource(make_keys(kKeys), day + 10 * it::kHour, 10 * it::kMinute, seed),
                          2'500, 250ms, kTicks);
@@ -125,7 +119,7 @@ TEST(CrashStorm, RandomSigkillsOfThreeReplicasLoseNothingAndCountNothingTwice) {
   const auto stop_failures = stop_all(all, 20s);
   EXPECT_TRUE(stop_failures.empty()) << "replicas must stop cleanly at the end:\n"
                                      << it::first_lines(stop_failures);
-  std::cerr << "crash storm: " << seconds_since(test_started) << " s in all\n";
+  std::cerr << "crash storm: " << seconds_since(scenario.started) << " s in all\n";
 }
 
 }  // namespace

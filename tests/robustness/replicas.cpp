@@ -507,4 +507,14 @@ CleanUpOnSuccess::~CleanUpOnSuccess() {
   }
 }
 
+Scenario::Scenario(const std::string& test_name, const std::string& emit)
+    : cfg(robustness_config(test_name)) {
+  cfg.emit = emit;
+  std::cerr << "app id " << cfg.app_id << "\n";
+  test::create_topic(cfg.input_topic, kPartitions);
+  day = it::utc_day_start(3);
+  seed = static_cast<std::uint64_t>(it::now_ms());
+  std::cerr << "seed " << seed << "\n";
+}
+
 }  // namespace auditor::rb

@@ -257,4 +257,21 @@ class CleanUpOnSuccess {
 
 [[nodiscard]] double seconds_since(Clock::time_point t);
 
+// What every robustness test starts with: unique names (the app id is logged), the input
+// topic, a seed (logged, so a failure can be replayed) and the day its ticks fall on. The
+// topics are deleted at the end if the test passed.
+class Scenario {
+ public:
+  // `emit`: the workers' --emit mode.
+  explicit Scenario(const std::string& test_name, const std::string& emit = "updates");
+
+  const Clock::time_point started = Clock::now();
+  WorkerConfig cfg;
+  std::int64_t day = 0;
+  std::uint64_t seed = 0;
+
+ private:
+  CleanUpOnSuccess clean_up_{cfg};  // declared after cfg, which it refers to
+};
+
 }  // namespace auditor::rb

@@ -42,17 +42,11 @@ std::int64_t sum(const std::vector<std::int64_t>& v) {
 }
 
 TEST(NoRebuild, SigkilledReplicaRestoresOnlyTheChangelogTail) {
-  const auto test_started = Clock::now();
-  WorkerConfig cfg = robustness_config("restore");
-  cfg.emit = "final";
-  std::cerr << "app id " << cfg.app_id << "\n";
-  const CleanUpOnSuccess clean_up(cfg);
-  test::create_topic(cfg.input_topic, kPartitions);
-
-  const std::int64_t day = it::utc_day_start(3);
+  const Scenario scenario("restore", "final");
+  const WorkerConfig& cfg = scenario.cfg;
+  const std::int64_t day = scenario.day;
   const std::int64_t base = day + 10 * it::kHour;
-  const auto seed = static_cast<std::uint64_t>(it::now_ms());
-  std::cerr << "seed " << seed << "\n";
+  const std::uint64_t seed = scenario.seed;
   const std::vector<Key> keys = make_keys(kKeys);
 
   // 1. A large store.
@@ -65,7 +59,7 @@ TEST(NoRebuild, SigkilledReplicaRestoresOnlyTheChangelogTail) {
   QuietChangelog built(cfg, 3s);
   ASSERT_EQ(wait_until(built, deadline_in(150s), {&solo}, "solo: counting the first batch"), "");
   const auto ends_built = changelog_ends(cfg);
-  std::cerr << static_cast<int>(seconds_since(test_started))
+  std::cerr << static_cast<int>(seconds_since(scenario.started))
             << " s: store built: " << big.expected().windows().size() << " windows, "
             << sum(ends_built) << " changelog offsets\n";
 
@@ -137,7 +131,7 @@ TEST(NoRebuild, SigkilledReplicaRestoresOnlyTheChangelogTail) {
       close_windows_and_compare(cfg, view, tail.expected(), day, {&fresh}, 120s);
   EXPECT_TRUE(verdict.ok()) << verdict.describe();
   EXPECT_EQ(fresh.stop(20s), "");
-  std::cerr << "no rebuild: " << seconds_since(test_started) << " s in all\n";
+  std::cerr << "no rebuild: " << seconds_since(scenario.started) << " s in all\n";
 }
 
 }  // namespace

@@ -32,15 +32,10 @@ std::set<int> all_tasks() {
 }
 
 TEST(Scaling, TwoReplicasJoinMidStreamThenTwoStopWithSigterm) {
-  const auto test_started = Clock::now();
-  const WorkerConfig cfg = robustness_config("scale");
-  std::cerr << "app id " << cfg.app_id << "\n";
-  const CleanUpOnSuccess clean_up(cfg);
-  test::create_topic(cfg.input_topic, kPartitions);
-
-  const std::int64_t day = it::utc_day_start(3);
-  const auto seed = static_cast<std::uint64_t>(it::now_ms());
-  std::cerr << "seed " << seed << "\n";
+  const Scenario scenario("scale");
+  const WorkerConfig& cfg = scenario.cfg;
+  const std::int64_t day = scenario.day;
+  const std::uint64_t seed = scenario.seed;
   // Produces until stopped (the cap is a safety net): 2,000 ticks/s over 400 keys.
   PacedProducer producer(cfg.input_topic,
                          TickSource(make_keys(400), day + 10 * it::kHour, 10 * it::kMinute, seed),
@@ -57,7 +52,7 @@ TEST(Scaling, TwoReplicasJoinMidStreamThenTwoStopWithSigterm) {
     while (Clock::now() < until) view.poll(200ms);
   };
   auto phase = [&](const std::string& what) {
-    std::cerr << static_cast<int>(seconds_since(test_started)) << " s: " << what << "; "
+    std::cerr << static_cast<int>(seconds_since(scenario.started)) << " s: " << what << "; "
               << producer.acknowledged() << " ticks produced, " << view.records()
               << " rollups read\n";
   };
@@ -137,7 +132,7 @@ TEST(Scaling, TwoReplicasJoinMidStreamThenTwoStopWithSigterm) {
     std::cerr << r->name() << " restores: " << describe(s) << "\n";
   }
   EXPECT_EQ(c.stop(20s), "");
-  std::cerr << "scale out and in: " << seconds_since(test_started) << " s in all\n";
+  std::cerr << "scale out and in: " << seconds_since(scenario.started) << " s in all\n";
 }
 
 }  // namespace

@@ -57,20 +57,15 @@ struct Episode {
 };
 
 TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResuming) {
-  const auto test_started = Clock::now();
-  const WorkerConfig cfg = robustness_config("zombie");
-  std::cerr << "app id " << cfg.app_id << "\n";
-  const CleanUpOnSuccess clean_up(cfg);
-  test::create_topic(cfg.input_topic, kPartitions);
-
-  const std::int64_t day = it::utc_day_start(3);
-  const auto seed = static_cast<std::uint64_t>(it::now_ms());
-  std::cerr << "seed " << seed << "\n";
+  const Scenario scenario("zombie");
+  const WorkerConfig& cfg = scenario.cfg;
+  const std::int64_t day = scenario.day;
+  const std::uint64_t seed = scenario.seed;
   PacedProducer producer(cfg.input_topic,
                          TickSource(make_keys(400), day + 10 * it::kHour, 10 * it::kMinute, seed),
                          400, 250ms, 1'000'000);
   auto phase = [&](const std::string& what) {
-    std::cerr << static_cast<int>(seconds_since(test_started)) << " s: " << what << "; "
+    std::cerr << static_cast<int>(seconds_since(scenario.started)) << " s: " << what << "; "
               << producer.acknowledged() << " ticks produced\n";
   };
 
@@ -234,7 +229,7 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
   std::cerr << "ZOMBIE OUTCOME 1 (" << z.name() << ", task owner): " << first.outcome << "\n";
   std::cerr << "ZOMBIE OUTCOME 2 (" << victim.name()
             << ", input owner under a burst): " << second.outcome << "\n";
-  std::cerr << "zombie fencing: " << seconds_since(test_started) << " s in all\n";
+  std::cerr << "zombie fencing: " << seconds_since(scenario.started) << " s in all\n";
 }
 
 // The static-membership zombie: replica a (--instance-id s1), idle after counting a first
@@ -245,19 +240,14 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
 // a clear message (issue 3: "On a fatal error (fenced): exit non-zero with a clear
 // message"), and nothing it produced may be committed: equality still holds.
 TEST(ZombieFencing, FrozenStaticMemberReplacedByItsInstanceIdExitsNonZero) {
-  const auto test_started = Clock::now();
-  const WorkerConfig cfg = robustness_config("static-zombie");
-  std::cerr << "app id " << cfg.app_id << "\n";
-  const CleanUpOnSuccess clean_up(cfg);
-  test::create_topic(cfg.input_topic, kPartitions);
-
-  const std::int64_t day = it::utc_day_start(3);
-  const auto seed = static_cast<std::uint64_t>(it::now_ms());
-  std::cerr << "seed " << seed << "\n";
+  const Scenario scenario("static-zombie");
+  const WorkerConfig& cfg = scenario.cfg;
+  const std::int64_t day = scenario.day;
+  const std::uint64_t seed = scenario.seed;
   const TickSource ticks(make_keys(400), day + 10 * it::kHour, 10 * it::kMinute, seed);
   PacedProducer first(cfg.input_topic, ticks, 2'000, 250ms, 8'000);
   auto phase = [&](const std::string& what) {
-    std::cerr << static_cast<int>(seconds_since(test_started)) << " s: " << what << "\n";
+    std::cerr << static_cast<int>(seconds_since(scenario.started)) << " s: " << what << "\n";
   };
 
   Replica a(cfg, "a", "s1");
@@ -326,7 +316,7 @@ TEST(ZombieFencing, FrozenStaticMemberReplacedByItsInstanceIdExitsNonZero) {
   EXPECT_TRUE(decreasing.empty()) << decreasing.size() << " committed rollups went down:\n"
                                   << it::first_lines(decreasing);
   EXPECT_EQ(replacement.stop(20s), "");
-  std::cerr << "static zombie: " << seconds_since(test_started) << " s in all\n";
+  std::cerr << "static zombie: " << seconds_since(scenario.started) << " s in all\n";
 }
 
 }  // namespace
