@@ -44,6 +44,7 @@
 #include "topology/event_time.h"
 #include "topology/tick_parser.h"
 #include "topology/windows.h"
+#include "worker/zipf_sampler.h"
 
 namespace {
 
@@ -137,27 +138,6 @@ void write_sorted(std::vector<std::string>& lines, const std::string& path) {
 
 // ---------------------------------------------------------------------------------------
 // load
-
-// P(rank k) proportional to 1/(k+1)^skew, as `auditor generate` samples.
-class Zipf {
- public:
-  Zipf(std::size_t n, double skew) : cdf_(n) {
-    double sum = 0;
-    for (std::size_t k = 0; k < n; ++k) {
-      sum += 1.0 / std::pow(static_cast<double>(k + 1), skew);
-      cdf_[k] = sum;
-    }
-    for (auto& c : cdf_) c /= sum;
-  }
-  std::size_t operator()(std::mt19937_64& rng) {
-    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
-    const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
-    return std::min(static_cast<std::size_t>(it - cdf_.begin()), cdf_.size() - 1);
-  }
-
- private:
-  std::vector<double> cdf_;
-};
 
 // Records every contender must drop. Each is checked against auditor's parser at start-up,
 // so this list cannot silently drift from the contract.
@@ -300,7 +280,7 @@ int cmd_load(const Args& a) {
   }
 
   std::mt19937_64 rng(seed);
-  Zipf zipf(keys, skew);
+  const auditor::ZipfSampler zipf(keys, skew);
   std::uniform_real_distribution<double> unit(0, 1);
   std::uniform_int_distribution<int> count_dist(1, 10);
   std::unordered_map<WindowKey, Counts, WindowKeyHash> truth;
@@ -872,7 +852,7 @@ int cmd_latency(const Args& a) {
         "\"process_name\":" + json_string(name) + ",\"process_activity\":" + json_string(activity);
   }
   std::mt19937_64 rng(7);
-  Zipf zipf(keys, skew);
+  const auditor::ZipfSampler zipf(keys, skew);
   const auto produce = [&](const std::string& value, std::int32_t partition) {
     while (true) {
       const auto err = rd_kafka_producev(

@@ -1,9 +1,7 @@
 // `auditor generate`: synthetic ticks for demos and benchmarks. Keys are Zipf-skewed over
 // processes x activities; records are unkeyed, so every process shows up in every
 // partition (what the repartition stage exists for).
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <csignal>
 #include <random>
 #include <string>
@@ -16,6 +14,7 @@
 #include "worker/log.h"
 #include "worker/producer.h"
 #include "worker/topic_admin.h"
+#include "worker/zipf_sampler.h"
 
 namespace auditor::commands {
 namespace {
@@ -38,26 +37,6 @@ struct GenerateOptions {
   double late_share = 0;  // share of ticks stamped 2 hours in the past
   int partitions = 6;
   std::uint64_t seed = 1;
-};
-
-// Samples key indices with P(k) proportional to 1/(k+1)^skew.
-class ZipfSampler {
- public:
-  ZipfSampler(std::size_t n, double skew) : cdf_(n) {
-    double sum = 0;
-    for (std::size_t k = 0; k < n; ++k) {
-      sum += 1.0 / std::pow(static_cast<double>(k + 1), skew);
-      cdf_[k] = sum;
-    }
-    for (auto& c : cdf_) c /= sum;
-  }
-  std::size_t operator()(std::mt19937_64& rng) {
-    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
-    return static_cast<std::size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
-  }
-
- private:
-  std::vector<double> cdf_;
 };
 
 const std::vector<std::string>& bad_records() {
