@@ -67,7 +67,9 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
   w.counter("auditor_commits_total", "Successful commits", load(m.commits));
   w.counter("auditor_transaction_aborts_total", "Commits aborted and rewound",
             load(m.commit_failures));
-  w.histogram("auditor_commit_duration_seconds", "Duration of a commit", m.commit_seconds);
+  w.histogram("auditor_commit_duration_seconds",
+              "From sealing a commit to its stores written (the worker reads on meanwhile)",
+              m.commit_seconds);
   w.counter("auditor_rebalances_total", "Rebalance callbacks", load(m.rebalances));
   w.gauge("auditor_assigned_tasks", "Aggregate tasks assigned to this worker",
           static_cast<double>(s.assigned_tasks));
@@ -84,7 +86,8 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
   }
   w.gauge("auditor_rocksdb_estimated_keys", "Estimated keys in the local stores",
           static_cast<double>(s.store_estimated_keys));
-  w.gauge("auditor_rocksdb_memory_bytes", "Memory used by the local stores",
+  w.gauge("auditor_rocksdb_memory_bytes",
+          "Memory of the local stores (their shared budget is 128 MiB)",
           static_cast<double>(s.store_memory_bytes));
   w.gauge("auditor_process_resident_memory_bytes", "Resident memory of the process",
           static_cast<double>(resident_bytes()));
