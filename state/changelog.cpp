@@ -23,6 +23,10 @@ rocksdb::Status ChangelogRestore::add(std::string_view key, std::optional<std::s
                                       Offset offset) {
   if (key == kProgressKey) {
     const auto decoded = value ? decode_checkpoint(*value) : std::nullopt;
+    if (!decoded && value && is_earlier_checkpoint_version(*value)) {
+      return rocksdb::Status::NotSupported("changelog at offset " + std::to_string(offset.value) +
+                                           ": " + std::string(kEarlierStateAdvice));
+    }
     if (!decoded) return rocksdb::Status::Corruption("changelog: malformed progress record");
     progress_ = decoded->progress;
   } else {

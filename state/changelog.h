@@ -3,7 +3,7 @@
 //
 // Record key = the store key of the window (key_encoding.h), value = encoded counts, or a
 // null value (tombstone) for a deleted window; plus one record under kProgressKey holding
-// the task's TaskProgress (stream time, close and expiry bounds) after the commit. The
+// the task's TaskProgress (watermarks, close and expiry bounds) after the commit. The
 // topic is compacted, so it keeps the latest value per window and the latest progress.
 #pragma once
 
@@ -38,8 +38,9 @@ class ChangelogRestore {
   // `store` must outlive this object.
   explicit ChangelogRestore(TaskStore& store, std::size_t batch_records = 10'000);
 
-  // Adds the record at `offset`. A malformed record is an error (Corruption) and nothing
-  // of it is applied; it may write a batch when enough records are pending.
+  // Adds the record at `offset`. A malformed record is an error (Corruption), a progress
+  // record of an earlier version another (NotSupported, saying what to do); nothing of it
+  // is applied. It may write a batch when enough records are pending.
   [[nodiscard]] rocksdb::Status add(std::string_view key, std::optional<std::string_view> value,
                                     Offset offset);
 

@@ -24,11 +24,16 @@ constexpr char kTerminator = '\x01';
 constexpr std::size_t kWindowHeaderSize = 1 + 8 + 8;
 constexpr std::size_t kCountsSize = 16;
 
-constexpr std::uint8_t kCheckpointVersion = 1;
+// Version 1 held a task-wide stream time instead of per-partition watermarks.
+constexpr std::uint8_t kEarlierCheckpointVersion = 1;
+constexpr std::uint8_t kCheckpointVersion = 2;
 constexpr std::uint8_t kHasInputOffset = 1U << 0;
 constexpr std::uint8_t kHasChangelogOffset = 1U << 1;
-constexpr std::uint8_t kHasStreamTime = 1U << 2;
-constexpr std::uint8_t kKnownFlags = kHasInputOffset | kHasChangelogOffset | kHasStreamTime;
+constexpr std::uint8_t kHasWatermark = 1U << 2;
+constexpr std::uint8_t kKnownFlags = kHasInputOffset | kHasChangelogOffset | kHasWatermark;
+// Flags of one partition's watermark.
+constexpr std::uint8_t kWatermarkHasTime = 1U << 0;
+constexpr std::uint8_t kWatermarkIdle = 1U << 1;
 
 void put_u64(std::string& out, std::uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) {
@@ -110,6 +115,40 @@ std::optional<std::map<std::int64_t, EventTime>> read_event_time_map(Reader& in)
   return m;
 }
 
+void put_watermarks(std::string& out, const PartitionWatermarks& watermarks) {
+  put_u32(out, static_cast<std::uint32_t>(watermarks.size()));
+  for (const auto& [partition, wm] : watermarks) {
+    put_u32(out, static_cast<std::uint32_t>(partition));
+    const std::uint8_t flags = (wm.time ? kWatermarkHasTime : 0) | (wm.idle ? kWatermarkIdle : 0);
+    out.push_back(static_cast<char>(flags));
+    if (wm.time) put_i64(out, wm.time->value);
+  }
+}
+
+// Strictly ascending, non-negative partitions only (the encoder writes a std::map).
+std::optional<PartitionWatermarks> read_watermarks(Reader& in) {
+  auto n = in.u32();
+  if (!n) return std::nullopt;
+  PartitionWatermarks out;
+  for (std::uint32_t i = 0; i < *n; ++i) {
+    auto partition = in.u32();
+    auto flags = in.u8();
+    if (!partition || !flags || *partition > 0x7FFFFFFFU) return std::nullopt;
+    if ((*flags & ~(kWatermarkHasTime | kWatermarkIdle)) != 0) return std::nullopt;
+    const auto p = static_cast<std::int32_t>(*partition);
+    if (!out.empty() && p <= out.rbegin()->first) return std::nullopt;
+    PartitionWatermark wm;
+    wm.idle = (*flags & kWatermarkIdle) != 0;
+    if ((*flags & kWatermarkHasTime) != 0) {
+      auto t = in.i64();
+      if (!t) return std::nullopt;
+      wm.time = EventTime{*t};
+    }
+    out.emplace_hint(out.end(), p, wm);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string encode_window_key(const WindowKey& key) {
@@ -188,18 +227,20 @@ std::string encode_checkpoint(const TaskCheckpoint& checkpoint) {
   std::uint8_t flags = 0;
   if (checkpoint.input_offset) flags |= kHasInputOffset;
   if (checkpoint.changelog_offset) flags |= kHasChangelogOffset;
-  if (progress.stream_time) flags |= kHasStreamTime;
+  if (progress.watermark) flags |= kHasWatermark;
 
   std::string out;
   out.reserve(2 + 3 * 8 + 8 +
-              16 * (progress.closed_before.size() + progress.expired_before.size()));
+              16 * (progress.closed_before.size() + progress.expired_before.size()) + 4 +
+              13 * progress.watermarks.size());
   out.push_back(static_cast<char>(kCheckpointVersion));
   out.push_back(static_cast<char>(flags));
   if (checkpoint.input_offset) put_i64(out, checkpoint.input_offset->value);
   if (checkpoint.changelog_offset) put_i64(out, checkpoint.changelog_offset->value);
-  if (progress.stream_time) put_i64(out, progress.stream_time->value);
+  if (progress.watermark) put_i64(out, progress.watermark->value);
   put_event_time_map(out, progress.closed_before);
   put_event_time_map(out, progress.expired_before);
+  put_watermarks(out, progress.watermarks);
   return out;
 }
 
@@ -221,19 +262,26 @@ std::optional<TaskCheckpoint> decode_checkpoint(std::string_view bytes) {
     if (!v) return std::nullopt;
     checkpoint.changelog_offset = Offset{*v};
   }
-  if ((*flags & kHasStreamTime) != 0) {
+  if ((*flags & kHasWatermark) != 0) {
     auto v = in.i64();
     if (!v) return std::nullopt;
-    checkpoint.progress.stream_time = EventTime{*v};
+    checkpoint.progress.watermark = EventTime{*v};
   }
   auto closed = read_event_time_map(in);
   if (!closed) return std::nullopt;
   auto expired = read_event_time_map(in);
   if (!expired) return std::nullopt;
+  auto watermarks = read_watermarks(in);
+  if (!watermarks) return std::nullopt;
   if (!in.empty()) return std::nullopt;  // trailing bytes: not what we wrote
   checkpoint.progress.closed_before = std::move(*closed);
   checkpoint.progress.expired_before = std::move(*expired);
+  checkpoint.progress.watermarks = std::move(*watermarks);
   return checkpoint;
+}
+
+bool is_earlier_checkpoint_version(std::string_view bytes) {
+  return !bytes.empty() && static_cast<std::uint8_t>(bytes[0]) == kEarlierCheckpointVersion;
 }
 
 }  // namespace auditor::state

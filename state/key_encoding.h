@@ -47,8 +47,20 @@ struct TaskCheckpoint {
   bool operator==(const TaskCheckpoint&) const = default;
 };
 
-// Versioned binary encoding; decode returns nullopt on anything malformed.
+// Versioned binary encoding; decode returns nullopt on anything malformed, including a
+// checkpoint of an earlier version.
 [[nodiscard]] std::string encode_checkpoint(const TaskCheckpoint& checkpoint);
 [[nodiscard]] std::optional<TaskCheckpoint> decode_checkpoint(std::string_view bytes);
+
+// True for a checkpoint written before per-partition event time (version 1: one
+// task-wide stream time). Its windows were closed under other rules: it must not be read
+// as if it were current (docs/event-time.md, "Upgrading").
+[[nodiscard]] bool is_earlier_checkpoint_version(std::string_view bytes);
+
+// What to tell an operator who has state of the earlier version.
+inline constexpr std::string_view kEarlierStateAdvice =
+    "it was written by an auditor version before per-partition event time; stop every "
+    "worker of the application and replay: auditor reset --application-id <id> "
+    "--to-earliest --delete-state --state-dir <dir> (or use a new --application-id)";
 
 }  // namespace auditor::state

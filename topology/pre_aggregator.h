@@ -15,29 +15,30 @@
 
 namespace auditor {
 
-// One summed record. `event_time` is the largest event time of the ticks it carries
-// (all of them share the same windows, see WindowSet::bucket), so stream time downstream
-// advances exactly as if the ticks had been sent one by one.
+// One summed record. `event_time` is the largest event time of the ticks it carries; all
+// of them share the same windows (see WindowSet::bucket) and were late for the same sizes
+// (`late_mask`, bit i = WindowSet::windows()[i]): the record counts in the other sizes only.
 struct PreAggregate {
   std::string process_name;
   std::string process_activity;
   EventTime event_time;
   std::int64_t count = 0;
   std::int64_t ticks = 0;
+  std::uint32_t late_mask = 0;
 };
 
 class PreAggregator {
  public:
   explicit PreAggregator(DurationMs bucket);  // requires bucket > 0
 
-  // Adds one tick. Allocates only for a key/bucket not yet seen in this commit.
+  // Adds one tick, which counts in the window sizes not in `late_mask`. Allocates only for
+  // a key/bucket/mask not yet seen in this commit.
   void add(std::string_view process_name, std::string_view process_activity, EventTime event_time,
-           std::int64_t count);
+           std::int64_t count, std::uint32_t late_mask = 0);
 
   // Returns everything added since the last take() and empties the aggregator, sorted by
-  // event time (then name, activity): stage 2 advances stream time in event-time order, so
-  // a commit that spans several minutes of a backlog does not make its earlier buckets
-  // late for keys that happen to sort after later ones.
+  // (event time, name, activity, late mask): the repartition topic's content should not
+  // depend on the hash table's order.
   [[nodiscard]] std::vector<PreAggregate> take();
 
   [[nodiscard]] std::size_t pending_records() const { return entries_.size(); }
@@ -51,12 +52,14 @@ class PreAggregator {
     std::string process_name;
     std::string process_activity;
     std::int64_t bucket;
+    std::uint32_t late_mask;
     bool operator==(const Key&) const = default;
   };
   struct KeyView {
     std::string_view process_name;
     std::string_view process_activity;
     std::int64_t bucket;
+    std::uint32_t late_mask;
   };
   struct KeyHash {
     using is_transparent = void;

@@ -36,6 +36,12 @@ struct EventTime : Strong<struct EventTimeTag, std::int64_t> {
 inline constexpr EventTime kMinEventTime{-62167219200000};
 inline constexpr EventTime kMaxEventTime{253402300799999};
 
+// A reading of the worker's monotonic clock in milliseconds. Only stage 1's idle detection
+// uses it; it never enters a window, a lateness decision or a rollup.
+struct ClockMs : Strong<struct ClockTag, std::int64_t> {
+  using Strong::Strong;
+};
+
 struct PartitionId : Strong<struct PartitionTag, std::int32_t> {
   using Strong::Strong;
 };

@@ -31,7 +31,7 @@ EventTime bound_or_floor(const std::map<std::int64_t, EventTime>& bounds, Durati
   return it != bounds.end() ? it->second : floor_bound(size);
 }
 
-// Windows of `size` starting before the result are closed at stream time `s`:
+// Windows of `size` starting before the result are closed at watermark `s`:
 // start + size + grace <= s  <=>  start < s + 1 - size - grace.
 EventTime closed_bound(EventTime s, DurationMs size, DurationMs grace) {
   return EventTime{saturating_sub(saturating_sub(s.value + 1, size.value), grace.value)};
@@ -56,35 +56,42 @@ bool WindowAggregator::KeyLess::operator()(const WindowKey& a, const KeyRef& b) 
 }
 
 WindowAggregator::WindowAggregator(WindowSet windows, DurationMs grace, DurationMs retention,
-                                   EmitMode emit, TaskProgress restored)
+                                   EmitMode emit, std::int32_t input_partitions,
+                                   TaskProgress restored)
     : windows_(std::move(windows)),
       grace_(grace),
       retention_(retention),
       emit_(emit),
+      input_partitions_(input_partitions),
       durable_(std::move(restored)),
-      stream_time_(durable_.stream_time) {
+      watermarks_(durable_.watermarks),
+      watermark_(durable_.watermark) {
   if (grace.value < 0) throw std::invalid_argument("grace must not be negative");
   if (retention.value < 0) throw std::invalid_argument("retention must not be negative");
+  if (input_partitions <= 0) throw std::invalid_argument("input partitions must be positive");
+}
+
+void WindowAggregator::observe_watermark(PartitionId input, const PartitionWatermark& watermark) {
+  merge_watermark(watermarks_, input, watermark);
+  const std::optional<EventTime> combined = combined_watermark(watermarks_, input_partitions_);
+  // Never back: an idle partition that wakes up with an older time does not reopen windows.
+  if (combined && (!watermark_ || *watermark_ < *combined)) watermark_ = combined;
+  progress_dirty_ = true;
 }
 
 std::uint32_t WindowAggregator::add(std::string_view process_name,
                                     std::string_view process_activity, EventTime event_time,
-                                    WindowCounts delta) {
-  // Stream time first: a record that advances it is judged against its own time, exactly
-  // as a brute-force replay of the arrival order would.
-  if (!stream_time_ || event_time > *stream_time_) {
-    stream_time_ = event_time;
-    progress_dirty_ = true;
-  }
+                                    WindowCounts delta, std::uint32_t late_mask) {
   std::uint32_t late = 0;
   const std::vector<WindowSpec>& specs = windows_.windows();
   for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (((late_mask >> i) & 1U) != 0) continue;  // stage 1 did not count it here
     const DurationMs size = specs[i].size;
     const EventTime start = window_start(event_time, size);
-    // The durable bound matters only after a restart with a larger grace: a window that
-    // was already finalized must stay closed even if today's grace would reopen it.
-    const EventTime bound = std::max(closed_bound(*stream_time_, size, grace_),
-                                     bound_or_floor(durable_.closed_before, size));
+    // The durable bound matters after a restart with a larger grace: a window that was
+    // already finalized must stay closed even if today's grace would reopen it.
+    EventTime bound = bound_or_floor(durable_.closed_before, size);
+    if (watermark_) bound = std::max(bound, closed_bound(*watermark_, size, grace_));
     if (start < bound) {
       late |= std::uint32_t{1} << i;
       continue;
@@ -114,15 +121,16 @@ CommitResult WindowAggregator::commit(const WindowReader& store) {
   progress_dirty_ = false;
 
   result.progress = durable_;
-  result.progress.stream_time = stream_time_;
+  result.progress.watermarks = watermarks_;
+  result.progress.watermark = watermark_;
   // Final values of the windows that close in this commit, sorted by key. A std::map,
   // because the store's scan order need not be WindowKey order.
   std::map<WindowKey, WindowCounts> finals;
-  if (stream_time_) {
+  if (watermark_) {
     for (const WindowSpec& spec : windows_.windows()) {
       const DurationMs size = spec.size;
       const EventTime old_closed = bound_or_floor(durable_.closed_before, size);
-      const EventTime new_closed = std::max(old_closed, closed_bound(*stream_time_, size, grace_));
+      const EventTime new_closed = std::max(old_closed, closed_bound(*watermark_, size, grace_));
       if (old_closed < new_closed) {
         store.scan(size, old_closed, new_closed,
                    [&finals](const WindowKey& key, const WindowCounts& counts) {
@@ -139,7 +147,7 @@ CommitResult WindowAggregator::commit(const WindowReader& store) {
       const EventTime old_expired = bound_or_floor(durable_.expired_before, size);
       // Expiry never overtakes closing (retention >= 0), so no window is deleted unseen.
       const EventTime new_expired = std::max(
-          old_expired, EventTime{saturating_sub(closed_bound(*stream_time_, size, grace_).value,
+          old_expired, EventTime{saturating_sub(closed_bound(*watermark_, size, grace_).value,
                                                 retention_.value)});
       if (old_expired < new_expired) {
         store.scan(size, old_expired, new_expired,
@@ -173,15 +181,14 @@ CommitResult WindowAggregator::commit(const WindowReader& store) {
 }
 
 void WindowAggregator::committed(const TaskProgress& progress) {
+  // The current watermarks already include the committed ones (and maybe later ones).
   durable_ = progress;
-  if (progress.stream_time && (!stream_time_ || *stream_time_ < *progress.stream_time)) {
-    stream_time_ = progress.stream_time;
-  }
 }
 
 void WindowAggregator::rollback(const TaskProgress& last_durable) {
   durable_ = last_durable;
-  stream_time_ = last_durable.stream_time;
+  watermarks_ = last_durable.watermarks;
+  watermark_ = last_durable.watermark;
   pending_.clear();
   progress_dirty_ = false;
 }

@@ -3,25 +3,28 @@
 // Lifecycle of a window, driven only by event time (never the wall clock):
 //
 //   add() ──► pending delta ──commit()──► stored (absolute counts)
-//                                          │  stream time >= end + grace
+//                                          │  task watermark >= end + grace
 //                                          ▼
 //                                        closed: `final` rollup emitted once, later
-//                                          │  ticks for it are late
-//                                          │  stream time >= end + grace + retention
+//                                          │  deltas for it are late
+//                                          │  task watermark >= end + grace + retention
 //                                          ▼
 //                                        expired: deleted from the store
 //
-// Stream time is the largest event time the task has seen. The aggregator holds only the
-// deltas of the current commit; absolute counts live in the store, which it reads through
-// WindowReader at commit time (one read per changed window per commit, never per record).
-// commit() takes the deltas and returns everything to write and publish; the caller makes
-// it durable atomically (store batch with TaskProgress + produced records) and then calls
-// committed(), or rollback() when the commit failed. Records may be added while a commit
-// is in flight: they belong to the next one.
+// The task watermark combines the watermarks stage 1 sends per input partition
+// (topology/watermark.h, docs/event-time.md); it never goes back. Whether a tick was late
+// was decided in stage 1 against its own partition; a delta only says which sizes it does
+// not count in. The aggregator holds only the deltas of the current commit; absolute
+// counts live in the store, which it reads through WindowReader at commit time (one read
+// per changed window per commit, never per record). commit() takes the deltas and returns
+// everything to write and publish; the caller makes it durable atomically (store batch
+// with TaskProgress + produced records) and then calls committed(), or rollback() when the
+// commit failed. Records may be added while a commit is in flight: they belong to the
+// next one.
 //
 //   add()* ─► commit() ─► add()* ─► committed() ─► add()* ─► commit() ─► ...
-//                                 └► rollback(): every delta since the last durable commit
-//                                    is dropped (the caller re-reads those records)
+//                                 └► rollback(): every delta and watermark since the last
+//                                    durable commit is dropped (the caller re-reads them)
 #pragma once
 
 #include <compare>
@@ -34,6 +37,7 @@
 #include <vector>
 
 #include "topology/types.h"
+#include "topology/watermark.h"
 #include "topology/windows.h"
 
 namespace auditor {
@@ -62,7 +66,10 @@ struct WindowCounts {
 
 // What a task persists next to its windows, in the same atomic write.
 struct TaskProgress {
-  std::optional<EventTime> stream_time;  // none before the first record
+  // The latest watermark of each input partition, and the task watermark: the largest
+  // combined_watermark() so far (none until every input partition has sent one).
+  PartitionWatermarks watermarks;
+  std::optional<EventTime> watermark;
   // Per window size (ms): every window with start < this bound has been finalized
   // (closed_before) or deleted (expired_before). Absent = nothing yet.
   std::map<std::int64_t, EventTime> closed_before;
@@ -97,16 +104,24 @@ struct CommitResult {
 class WindowAggregator {
  public:
   // `retention`: how long a closed window stays queryable in the store before it is
-  // deleted (counted from window end + grace). Requires grace, retention >= 0.
+  // deleted (counted from window end + grace). `input_partitions`: how many input
+  // partitions send watermarks. Requires grace, retention >= 0, input_partitions > 0.
   WindowAggregator(WindowSet windows, DurationMs grace, DurationMs retention, EmitMode emit,
-                   TaskProgress restored);
+                   std::int32_t input_partitions, TaskProgress restored);
 
-  // Applies one (pre-aggregated) record: advances stream time, then adds `delta` to each
-  // of its windows that is still open. Returns the mask of window indices (bit i =
-  // windows().windows()[i]) for which it was too late; 0 when it counted everywhere.
-  // Requires kMinEventTime <= event_time <= kMaxEventTime, delta.count/ticks > 0.
+  // Applies one pre-aggregated record: adds `delta` to each of its windows whose size is
+  // not in `late_mask` (stage 1 found its ticks late there) and that is still open.
+  // Returns the mask of window indices (bit i = windows().windows()[i]) whose window was
+  // already closed, which happens only when an idle input partition woke up; 0 when it
+  // counted everywhere it should. Requires kMinEventTime <= event_time <= kMaxEventTime,
+  // delta.count/ticks > 0.
   [[nodiscard]] std::uint32_t add(std::string_view process_name, std::string_view process_activity,
-                                  EventTime event_time, WindowCounts delta);
+                                  EventTime event_time, WindowCounts delta,
+                                  std::uint32_t late_mask = 0);
+
+  // Applies a watermark of input partition `input` (merge_watermark); windows it closes
+  // are published by the next commit().
+  void observe_watermark(PartitionId input, const PartitionWatermark& watermark);
 
   // Takes the pending deltas into a commit: reads the current counts of every changed
   // window, adds the deltas, decides which windows close (final rollups) and expire
@@ -117,14 +132,15 @@ class WindowAggregator {
   // The last commit() is durable (its result is in the store).
   void committed(const TaskProgress& progress);
 
-  // A commit failed: forget every delta and the stream time since `last_durable`,
-  // including those added while the commit was in flight.
+  // A commit failed: forget every delta and watermark since `last_durable`, including
+  // those added while the commit was in flight.
   void rollback(const TaskProgress& last_durable);
 
   [[nodiscard]] bool has_pending() const { return !pending_.empty() || progress_dirty_; }
   [[nodiscard]] std::size_t pending_windows() const { return pending_.size(); }
   [[nodiscard]] const TaskProgress& durable_progress() const { return durable_; }
-  [[nodiscard]] std::optional<EventTime> stream_time() const { return stream_time_; }
+  // The task watermark including what is not committed yet.
+  [[nodiscard]] std::optional<EventTime> watermark() const { return watermark_; }
   [[nodiscard]] const WindowSet& windows() const { return windows_; }
 
  private:
@@ -132,8 +148,11 @@ class WindowAggregator {
   DurationMs grace_;
   DurationMs retention_;
   EmitMode emit_;
+  std::int32_t input_partitions_;
   TaskProgress durable_;
-  std::optional<EventTime> stream_time_;
+  // The current (not yet durable) watermarks, as in TaskProgress.
+  PartitionWatermarks watermarks_;
+  std::optional<EventTime> watermark_;
   bool progress_dirty_ = false;
 
   // Transparent ordering (same as WindowKey's), so that add() finds a window that already

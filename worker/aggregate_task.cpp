@@ -7,12 +7,14 @@ std::filesystem::path task_store_dir(const WorkerConfig& config, PartitionId par
          ("task-" + std::to_string(partition.value));
 }
 
-AggregateTask::AggregateTask(const WorkerConfig& config, PartitionId partition)
+AggregateTask::AggregateTask(const WorkerConfig& config, PartitionId partition,
+                             std::int32_t input_partitions)
     : config_(config),
       partition_(partition),
+      input_partitions_(input_partitions),
       store_(state::TaskStore::open(task_store_dir(config, partition))),
       aggregator_(config.windows, config.grace, config.state_retention, config.emit,
-                  store_->checkpoint().progress),
+                  input_partitions, store_->checkpoint().progress),
       next_offset_(store_->checkpoint().input_offset) {}
 
 rocksdb::Status AggregateTask::finish_restore(Offset resume_at) {
@@ -21,7 +23,7 @@ rocksdb::Status AggregateTask::finish_restore(Offset resume_at) {
   const auto status = store_->apply_raw({}, checkpoint);
   if (!status.ok()) return status;
   aggregator_ = WindowAggregator(config_.windows, config_.grace, config_.state_retention,
-                                 config_.emit, checkpoint.progress);
+                                 config_.emit, input_partitions_, checkpoint.progress);
   next_offset_ = resume_at;
   restoring_ = false;
   return status;

@@ -17,8 +17,9 @@ class AggregateTask {
  public:
   // Opens (or creates) the task's store under `<state-dir>/<app-id>/task-<partition>`.
   // The task starts restoring. Throws std::runtime_error when the store cannot be opened.
-  // `config` must outlive the task.
-  AggregateTask(const WorkerConfig& config, PartitionId partition);
+  // `config` must outlive the task. `input_partitions`: how many input partitions send
+  // watermarks to it.
+  AggregateTask(const WorkerConfig& config, PartitionId partition, std::int32_t input_partitions);
 
   // Restoring: the store is being brought up to date from the changelog; the task must
   // not process records or commit offsets.
@@ -49,6 +50,7 @@ class AggregateTask {
  private:
   const WorkerConfig& config_;
   PartitionId partition_;
+  std::int32_t input_partitions_;
   bool restoring_ = true;
   std::unique_ptr<state::TaskStore> store_;
   WindowAggregator aggregator_;

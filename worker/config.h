@@ -48,6 +48,9 @@ struct WorkerConfig {
   WindowSet windows = WindowSet::parse("1m,1h,1d");
   DurationMs grace{30'000};
   DurationMs commit_interval{1'000};
+  // An input partition at its end with no record for this long (wall clock) is idle: it
+  // no longer holds windows open (docs/event-time.md).
+  DurationMs idle_timeout{60'000};
   // How long a closed window stays in the local store (queryable) before it is deleted.
   DurationMs state_retention{86'400'000};
   // Retention of the rollup topic (cleanup.policy=compact,delete).

@@ -17,9 +17,12 @@ struct WorkerMetrics {
   Counter input_records{0};                            // stage 1 records consumed
   Counter valid_ticks{0};                              // stage 1 ticks accepted
   std::array<Counter, kInvalidReasonCount> invalid{};  // by InvalidReason
-  Counter repartition_records_out{0};
+  Counter repartition_records_out{0};        // pre-aggregates
+  Counter watermarks_out{0};                 // watermark records (one per task per change)
   Counter repartition_records_in{0};         // stage 2 records consumed
-  Counter late_records{0};                   // stage 2 records late for at least one window
+  // Ticks (stage 1) and pre-aggregates (stage 2, after an idle partition woke up) late for
+  // at least one window.
+  Counter late_records{0};
   std::array<Counter, 32> late_by_window{};  // by window index
   Counter dead_letters{0};
   Counter rollups_published{0};

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "state/key_encoding.h"
 #include "topology/repartition_record.h"
 #include "topology/rollup_format.h"
 #include "worker/callback_invoker.h"
@@ -58,6 +59,12 @@ kafka::Properties consumer_properties(const WorkerConfig& config) {
   return props;
 }
 
+ClockMs steady_now() {
+  return ClockMs{std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now().time_since_epoch())
+                     .count()};
+}
+
 std::string topic_of(const rd_kafka_message_t& m) {
   return rd_kafka_topic_name(m.rkt);
 }
@@ -68,7 +75,11 @@ Worker::Worker(WorkerConfig config)
     : config_(std::move(config)),
       repartition_topic_(config_.topics.repartition()),
       changelog_topic_(config_.topics.changelog()),
+      all_windows_mask_(config_.windows.size() >= 32
+                            ? ~std::uint32_t{0}
+                            : (std::uint32_t{1} << config_.windows.size()) - 1),
       pre_aggregator_(config_.windows.bucket()),
+      loop_now_(steady_now()),
       last_progress_log_(Clock::now()) {
   auto logger = log::get("worker");
   kafka::Properties producer_props = {
@@ -194,15 +205,13 @@ void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
   auto logger = log::get("worker");
   joined_ = true;
-  for (int i = 0; i < partitions->cnt; ++i) {
+  assign_inputs(partitions);
+  for (int i = 0; i < partitions->cnt && !fatal_; ++i) {
     auto& tp = partitions->elems[i];
-    if (config_.topics.input == tp.topic) {
-      input_positions_[tp.partition] = std::nullopt;
-      continue;
-    }
+    if (config_.topics.input == tp.topic) continue;
     const PartitionId id{tp.partition};
     try {
-      auto task = std::make_unique<AggregateTask>(config_, id);
+      auto task = std::make_unique<AggregateTask>(config_, id, partitions_);
       logger->info("task {} assigned: store {}", tp.partition,
                    task_store_dir(config_, id).string());
       restorer_->start(*task);
@@ -216,7 +225,7 @@ void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
   }
   metrics_.assigned_tasks.store(static_cast<std::int64_t>(tasks_.size()));
   logger->info("assigned {} partitions: now {} input partitions and {} tasks", partitions->cnt,
-               input_positions_.size(), tasks_.size());
+               inputs_.size(), tasks_.size());
   kafka::ErrorPtr error(rd_kafka_incremental_assign(consumer_.get(), partitions));
   if (error) {
     fatal_ = true;
@@ -233,6 +242,49 @@ void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
     }
   }
   if (restoring->cnt > 0) (void)rd_kafka_pause_partitions(consumer_.get(), restoring.get());
+}
+
+void Worker::assign_inputs(rd_kafka_topic_partition_list_t* partitions) {
+  // The partition time is committed as the offset's metadata, in the same transaction.
+  // Reading both here and assigning at exactly that offset keeps the two together.
+  kafka::TopicPartitionListPtr committed(rd_kafka_topic_partition_list_new(partitions->cnt));
+  for (int i = 0; i < partitions->cnt; ++i) {
+    if (config_.topics.input == partitions->elems[i].topic) {
+      rd_kafka_topic_partition_list_add(committed.get(), config_.topics.input.c_str(),
+                                        partitions->elems[i].partition);
+    }
+  }
+  if (committed->cnt == 0) return;
+  const auto err = rd_kafka_committed(consumer_.get(), committed.get(),
+                                      static_cast<int>(kBlockingTimeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    fatal_ = true;
+    fatal_error_ = "cannot read the committed input offsets: " + kafka::error_text(err);
+    log::get("worker")->critical("{}", fatal_error_);
+    return;
+  }
+  for (int i = 0; i < committed->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = committed->elems[i];
+    resume_input(tp.partition, tp);
+    auto* assigned = rd_kafka_topic_partition_list_find(partitions, config_.topics.input.c_str(),
+                                                        tp.partition);
+    if (assigned != nullptr && tp.offset >= 0) assigned->offset = tp.offset;
+  }
+}
+
+void Worker::resume_input(std::int32_t partition, const rd_kafka_topic_partition_t& committed) {
+  const std::string_view metadata(static_cast<const char*>(committed.metadata),
+                                  committed.metadata != nullptr ? committed.metadata_size : 0);
+  const CommittedPartitionTime restored = decode_partition_time_metadata(metadata);
+  if (committed.offset >= 0 && !restored.recognised) {
+    log::get("worker")->info(
+        "input partition {}: the committed offset {} carries no partition time (moved by a "
+        "tool or committed by an earlier version): its partition time starts afresh",
+        partition, committed.offset);
+  }
+  inputs_.insert_or_assign(partition, InputPartition{std::nullopt,
+                                                     PartitionClock(restored.time, loop_now_),
+                                                     std::nullopt});
 }
 
 void Worker::restore_step() {
@@ -304,7 +356,7 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
   for (int i = 0; i < partitions->cnt; ++i) {
     const auto& tp = partitions->elems[i];
     if (config_.topics.input == tp.topic) {
-      input_positions_.erase(tp.partition);
+      inputs_.erase(tp.partition);
       continue;
     }
     auto it = tasks_.find(tp.partition);
@@ -371,9 +423,12 @@ void Worker::reached_end(const rd_kafka_message_t& eof) {
   // offsets and lag reach the end of the partition.
   const Offset end{eof.offset};
   if (config_.topics.input == rd_kafka_topic_name(eof.rkt)) {
-    auto position = input_positions_.find(eof.partition);
-    if (position != input_positions_.end() && (!position->second || *position->second < end)) {
-      position->second = end;
+    auto it = inputs_.find(eof.partition);
+    if (it == inputs_.end()) return;
+    InputPartition& input = it->second;
+    input.clock.reached_end();
+    if (!input.next || *input.next < end) {
+      input.next = end;
       dirty_ = true;
     }
     return;
@@ -388,9 +443,11 @@ void Worker::reached_end(const rd_kafka_message_t& eof) {
 }
 
 void Worker::process_input(const rd_kafka_message_t& message) {
-  auto position = input_positions_.find(message.partition);
-  if (position == input_positions_.end()) return;  // revoked meanwhile
-  position->second = Offset{message.offset + 1};
+  auto it = inputs_.find(message.partition);
+  if (it == inputs_.end()) return;  // revoked meanwhile
+  InputPartition& input = it->second;
+  input.next = Offset{message.offset + 1};
+  input.clock.record_read(loop_now_);
   WorkerMetrics::inc(metrics_.input_records);
 
   const auto parsed = parser_.parse(message.payload, message.len);
@@ -416,7 +473,25 @@ void Worker::process_input(const rd_kafka_message_t& message) {
     event_time = EventTime{record_time};
   }
   WorkerMetrics::inc(metrics_.valid_ticks);
-  pre_aggregator_.add(tick.process_name, tick.process_activity, event_time, tick.count);
+  // Lateness against the tick's own partition (docs/event-time.md): it counts in every
+  // size it is not late for, and goes to the dead-letter topic if late for any.
+  const std::uint32_t late_mask = input.clock.add_tick(event_time, config_.windows, config_.grace);
+  if (late_mask != 0) {
+    count_late(late_mask);
+    dead_letter(message, "late: " + config_.windows.names(late_mask), message.payload,
+                message.len);
+  }
+  if (late_mask != all_windows_mask_) {
+    pre_aggregator_.add(tick.process_name, tick.process_activity, event_time, tick.count,
+                        late_mask);
+  }
+}
+
+void Worker::count_late(std::uint32_t late_mask) {
+  WorkerMetrics::inc(metrics_.late_records);
+  for (std::size_t i = 0; i < config_.windows.size(); ++i) {
+    if ((late_mask >> i) & 1U) WorkerMetrics::inc(metrics_.late_by_window[i]);
+  }
 }
 
 void Worker::process_repartition(const rd_kafka_message_t& message) {
@@ -426,24 +501,38 @@ void Worker::process_repartition(const rd_kafka_message_t& message) {
   task.advance(Offset{message.offset + 1});
   WorkerMetrics::inc(metrics_.repartition_records_in);
 
-  const auto record = decode_repartition_record(
-      std::string_view(static_cast<const char*>(message.key), message.key_len),
-      std::string_view(static_cast<const char*>(message.payload), message.len));
-  if (!record) {
-    dead_letter(message, "repartition record: malformed", message.payload, message.len);
-    return;
+  const auto message_key =
+      std::string_view(static_cast<const char*>(message.key), message.key_len);
+  const RepartitionMessage decoded = decode_repartition_message(
+      message_key, std::string_view(static_cast<const char*>(message.payload), message.len),
+      config_.windows);
+  switch (decoded.kind) {
+    case RepartitionMessage::Kind::kWatermark:
+      task.aggregator().observe_watermark(decoded.input, decoded.watermark);
+      return;
+    case RepartitionMessage::Kind::kEarlierVersion:
+      fatal_ = true;
+      fatal_error_ = repartition_topic_ + " partition " + std::to_string(message.partition) +
+                     " offset " + std::to_string(message.offset) + ": a record of an earlier "
+                     "auditor version; " + std::string(state::kEarlierStateAdvice);
+      log::get("worker")->critical("{}", fatal_error_);
+      return;
+    case RepartitionMessage::Kind::kMalformed:
+      dead_letter(message, "repartition record: malformed", message.payload, message.len);
+      return;
+    case RepartitionMessage::Kind::kDelta:
+      break;
   }
+  const RepartitionRecord& record = decoded.delta;
+  // Late here only when an idle input partition woke up after its windows had closed.
   const std::uint32_t late_mask =
-      task.aggregator().add(record->process_name, record->process_activity, record->event_time,
-                            WindowCounts{record->count, record->ticks});
+      task.aggregator().add(record.process_name, record.process_activity, record.event_time,
+                            WindowCounts{record.count, record.ticks}, record.late_mask);
   if (late_mask == 0) return;
 
-  WorkerMetrics::inc(metrics_.late_records);
-  for (std::size_t i = 0; i < config_.windows.size(); ++i) {
-    if ((late_mask >> i) & 1U) WorkerMetrics::inc(metrics_.late_by_window[i]);
-  }
-  const std::string value = late_record_json(record->process_name, record->process_activity,
-                                             record->event_time, record->count, record->ticks);
+  count_late(late_mask);
+  const std::string value = late_record_json(record.process_name, record.process_activity,
+                                             record.event_time, record.count, record.ticks);
   dead_letter(message, "late: " + config_.windows.names(late_mask), value.data(), value.size());
 }
 
@@ -494,7 +583,7 @@ void Worker::publish_status() {
   last_status_publish_ = Clock::now();
   StatusSnapshot s;
   s.in_group = joined_;
-  s.input_partitions = input_positions_.size();
+  s.input_partitions = inputs_.size();
   s.assigned_tasks = tasks_.size();
   s.restore_remaining_records = restorer_->remaining();
   auto add_lag = [&](const std::string& topic, std::int32_t partition, std::optional<Offset> next) {
@@ -507,8 +596,8 @@ void Worker::publish_status() {
     }
     s.consumer_lag.push_back({topic, partition, std::max<std::int64_t>(0, high - next->value)});
   };
-  for (const auto& [partition, next] : input_positions_) {
-    add_lag(config_.topics.input, partition, next);
+  for (const auto& [partition, input] : inputs_) {
+    add_lag(config_.topics.input, partition, input.next);
   }
   for (const auto& [partition, task] : tasks_) {
     if (task->restoring()) {
@@ -541,12 +630,12 @@ HttpAnswer Worker::answer_query(const RollupQuery& query) {
     return {503, body.dump()};
   }
   const TaskProgress& progress = task.aggregator().durable_progress();
-  const EventTime now = progress.stream_time.value_or(EventTime{0});
+  const EventTime now = latest_time(progress.watermarks).value_or(EventTime{0});
   constexpr std::int64_t kMaxWindowsPerSize = 10'000;
   body["windows"] = nlohmann::ordered_json::array();
   for (const auto& spec : config_.windows.windows()) {
     if (query.window && *query.window != spec.size) continue;
-    // Default range: the 60 most recent windows up to stream time.
+    // Default range: the 60 most recent windows up to the latest event time of the task.
     // Windows with from <= window_start < to.
     const EventTime wanted_from = query.from.value_or(EventTime{now.value - 60 * spec.size.value});
     EventTime from = window_start(wanted_from, spec.size);
@@ -596,6 +685,8 @@ int Worker::run(const std::atomic<bool>& stop) {
       if (++since_housekeeping < kRecordsPerHousekeeping && !deferred_full()) continue;
     }
     since_housekeeping = 0;
+    loop_now_ = steady_now();
+    if (watermarks_changed()) dirty_ = true;
     if (commit_ready() || (inflight_ && deferred_full())) (void)complete_commit();
     if (!inflight_) producer_->poll();  // the commit thread serves delivery reports meanwhile
     status_.heartbeat();

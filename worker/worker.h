@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "topology/partition_time.h"
 #include "topology/pre_aggregator.h"
 #include "topology/rollup_format.h"
 #include "topology/tick_parser.h"
@@ -58,6 +59,15 @@ class Worker {
   [[nodiscard]] int run(const std::atomic<bool>& stop);
 
  private:
+  // Stage 1's state of one assigned input partition (docs/event-time.md).
+  struct InputPartition {
+    std::optional<Offset> next;  // next offset to commit (absent until a record was read)
+    PartitionClock clock;        // partition time, lateness, idleness
+    // The watermark last written to the repartition topic since the assignment or the
+    // last rewind; none: not yet.
+    std::optional<PartitionWatermark> sent;
+  };
+
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void assign(rd_kafka_topic_partition_list_t* partitions);
@@ -66,10 +76,16 @@ class Worker {
   void revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
 
   void ensure_topics();
+  void assign_inputs(rd_kafka_topic_partition_list_t* partitions);
+  void resume_input(std::int32_t partition, const rd_kafka_topic_partition_t& committed);
+  [[nodiscard]] bool watermarks_changed() const;
+  [[nodiscard]] std::optional<PartitionWatermark> watermark_to_send(const InputPartition& input) const;
+  void produce_watermarks();
   void process(const rd_kafka_message_t& message);
   void reached_end(const rd_kafka_message_t& eof);
   void process_input(const rd_kafka_message_t& message);
   void process_repartition(const rd_kafka_message_t& message);
+  void count_late(std::uint32_t late_mask);
   void dead_letter(const rd_kafka_message_t& source, std::string_view error, const void* value,
                    std::size_t value_size);
   void produce(const kafka::OutgoingRecord& record);
@@ -136,11 +152,14 @@ class Worker {
   std::vector<DeferredRecord> deferred_;
   std::size_t deferred_bytes_ = 0;
 
+  std::uint32_t all_windows_mask_ = 0;  // a tick late for all of these counts nowhere
   TickParser parser_;
   PreAggregator pre_aggregator_;
   RollupFormatter rollup_formatter_;
-  // Assigned input partitions -> next offset to commit (absent until a record was read).
-  std::map<std::int32_t, std::optional<Offset>> input_positions_;
+  std::map<std::int32_t, InputPartition> inputs_;
+  // The monotonic clock, read once per housekeeping round, not per record: idleness needs
+  // no finer resolution.
+  ClockMs loop_now_;
   std::map<std::int32_t, std::unique_ptr<AggregateTask>> tasks_;
 
   bool produce_failed_ = false;  // a record of the current commit could not be enqueued

@@ -14,7 +14,11 @@
 //     else:  abort, rewind to the last durable commit (drops the in-flight's successors too)
 //
 // Only one commit is in flight; while it is, only the commit thread uses the producer.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <future>
+#include <new>
 
 #include "state/changelog.h"
 #include "topology/repartition_record.h"
@@ -80,6 +84,45 @@ void Worker::produce_deferred() {
   deferred_bytes_ = 0;
 }
 
+std::optional<PartitionWatermark> Worker::watermark_to_send(const InputPartition& input) const {
+  const PartitionWatermark watermark = input.clock.watermark(loop_now_, config_.idle_timeout);
+  // A partition with no valid tick that is not idle has nothing to say yet.
+  if (input.sent == watermark || (!watermark.time && !watermark.idle)) return std::nullopt;
+  return watermark;
+}
+
+bool Worker::watermarks_changed() const {
+  return std::any_of(inputs_.begin(), inputs_.end(), [this](const auto& entry) {
+    return watermark_to_send(entry.second).has_value();
+  });
+}
+
+void Worker::produce_watermarks() {
+  // After this commit's data, in the same transaction: every task reads a partition's
+  // watermark after the ticks it covers (docs/event-time.md).
+  for (auto& [partition, input] : inputs_) {
+    const std::optional<PartitionWatermark> to_send = watermark_to_send(input);
+    if (!to_send) continue;
+    const PartitionWatermark& watermark = *to_send;
+    if (watermark.idle != input.sent.value_or(PartitionWatermark{}).idle) {
+      if (watermark.idle) {
+        log::get("worker")->info(
+            "input partition {} is idle (at its end, no record for {} ms): it no longer holds "
+            "windows open",
+            partition, config_.idle_timeout.value);
+      } else {
+        log::get("worker")->info("input partition {} has records again", partition);
+      }
+    }
+    const std::string value = encode_watermark_value(PartitionId{partition}, watermark);
+    for (std::int32_t task = 0; task < partitions_; ++task) {
+      produce({repartition_topic_, task, {}, value.data(), value.size(), {}});
+    }
+    WorkerMetrics::inc(metrics_.watermarks_out, static_cast<std::uint64_t>(partitions_));
+    input.sent = watermark;
+  }
+}
+
 bool Worker::deferred_full() const {
   return deferred_bytes_ >= kMaxDeferredBytes;
 }
@@ -91,11 +134,18 @@ bool Worker::commit_ready() const {
 
 kafka::TopicPartitionListPtr Worker::offsets_to_commit() const {
   kafka::TopicPartitionListPtr list(
-      rd_kafka_topic_partition_list_new(static_cast<int>(input_positions_.size() + tasks_.size())));
-  for (const auto& [partition, next] : input_positions_) {
-    if (!next) continue;
-    rd_kafka_topic_partition_list_add(list.get(), config_.topics.input.c_str(), partition)->offset =
-        next->value;
+      rd_kafka_topic_partition_list_new(static_cast<int>(inputs_.size() + tasks_.size())));
+  for (const auto& [partition, input] : inputs_) {
+    if (!input.next) continue;
+    auto* tp = rd_kafka_topic_partition_list_add(list.get(), config_.topics.input.c_str(), partition);
+    tp->offset = input.next->value;
+    // The partition time at exactly this offset: everything before it is in this commit.
+    // The list frees the metadata with free().
+    const std::string metadata = encode_partition_time_metadata(input.clock.time());
+    tp->metadata = std::malloc(metadata.size());
+    if (tp->metadata == nullptr) throw std::bad_alloc();
+    std::memcpy(tp->metadata, metadata.data(), metadata.size());
+    tp->metadata_size = metadata.size();
   }
   for (const auto& [partition, task] : tasks_) {
     if (task->restoring() || !task->next_offset()) continue;
@@ -156,7 +206,8 @@ CommitOutcome Worker::start_commit() {
   const auto pre_aggregates = pre_aggregator_.take();
   for (const PreAggregate& pa : pre_aggregates) {
     const std::string key = encode_repartition_key(pa.process_name, pa.process_activity);
-    const std::string value = encode_repartition_value(pa.event_time, pa.count, pa.ticks);
+    const std::string value =
+        encode_repartition_value(pa.event_time, pa.count, pa.ticks, pa.late_mask, config_.windows);
     produce({repartition_topic_,
              partition_for(key, partitions_).value,
              key,
@@ -166,6 +217,7 @@ CommitOutcome Worker::start_commit() {
   }
   WorkerMetrics::inc(metrics_.repartition_records_out, pre_aggregates.size());
   commit.pre_aggregates = pre_aggregates.size();
+  produce_watermarks();
   dirty_ = false;
   if (produce_failed_) {
     CommitOutcome failed{fatal_ ? CommitStatus::kFatal : CommitStatus::kAborted,
@@ -275,8 +327,7 @@ void Worker::rewind() {
   produce_failed_ = false;
   dirty_ = false;
   kafka::TopicPartitionListPtr positions(rd_kafka_topic_partition_list_new(0));
-  for (auto& [partition, next] : input_positions_) {
-    next.reset();
+  for (const auto& [partition, input] : inputs_) {
     rd_kafka_topic_partition_list_add(positions.get(), config_.topics.input.c_str(), partition);
   }
   if (positions->cnt > 0) {
@@ -287,6 +338,10 @@ void Worker::rewind() {
       fatal_error_ = "cannot read committed offsets to rewind: " + kafka::error_text(err);
       logger->critical("{}", fatal_error_);
       return;
+    }
+    // Partition times go back with the offsets they were committed with.
+    for (int i = 0; i < positions->cnt; ++i) {
+      resume_input(positions->elems[i].partition, positions->elems[i]);
     }
   }
   for (auto& [partition, task] : tasks_) {

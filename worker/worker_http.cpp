@@ -49,12 +49,17 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
             {{"stage", "aggregate"}, {"topic", "changelog"}});
   w.counter("auditor_records_produced_total", "", load(m.dead_letters),
             {{"stage", "any"}, {"topic", "dlq"}});
+  w.counter("auditor_watermarks_produced_total",
+            "Watermark records written to the repartition topic (one per task per change)",
+            load(m.watermarks_out));
   w.counter("auditor_ticks_valid_total", "Valid ticks accepted by stage 1", load(m.valid_ticks));
   for (std::size_t i = 0; i < kInvalidReasonCount; ++i) {
     w.counter("auditor_records_invalid_total", "Invalid input records, by reason",
               load(m.invalid[i]), {{"reason", reason_label(static_cast<InvalidReason>(i))}});
   }
-  w.counter("auditor_records_late_total", "Pre-aggregated records late for at least one window",
+  w.counter("auditor_records_late_total",
+            "Ticks late for at least one window in their input partition (and pre-aggregates "
+            "that found their window closed after an idle partition woke up)",
             load(m.late_records));
   for (std::size_t i = 0; i < windows.size(); ++i) {
     w.counter("auditor_records_late_by_window_total", "Late records, by window size",

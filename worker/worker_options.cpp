@@ -55,7 +55,9 @@ void add_worker_options(po::options_description& options) {
                                        "dead letters (invalid and late records)")(
       "windows", po::value<std::string>()->default_value("1m,1h,1d"), "tumbling window sizes")(
       "grace", po::value<std::string>()->default_value("30s"),
-      "how long after its end a window still accepts ticks (event time)")(
+      "how long after its end a window still accepts ticks (event time, per input partition)")(
+      "idle-timeout", po::value<std::string>()->default_value("60s"),
+      "an input partition at its end with no record for this long stops holding windows open")(
       "commit-interval", po::value<std::string>()->default_value("1s"), "commit every")(
       "state-retention", po::value<std::string>()->default_value("1d"),
       "how long closed windows stay in the local store")(
@@ -130,6 +132,8 @@ WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origi
   if (c.commit_interval.value < 10 || c.commit_interval.value > 60'000) {
     throw ConfigError(label("commit-interval") + ": must be between 10ms and 1m");
   }
+  c.idle_timeout = parse_duration_option(label("idle-timeout"), text(v, "idle-timeout"));
+  if (c.idle_timeout.value < 100) throw ConfigError(label("idle-timeout") + ": must be at least 100ms");
   c.state_retention = parse_duration_option(label("state-retention"), text(v, "state-retention"));
   c.rollup_retention =
       parse_duration_option(label("rollup-retention"), text(v, "rollup-retention"));
