@@ -239,6 +239,9 @@ int cmd_load(const Args& a) {
   const std::string truth_path = a.str("truth");
   const std::string compression = a.str("compression", "none");
   const auditor::WindowSet windows = auditor::WindowSet::parse(a.str("windows", "1m,1h,1d"));
+  // The truth follows the per-partition lateness rule (docs/event-time.md) at this grace,
+  // computed here on its own, not with auditor's code.
+  const std::int64_t grace_ms = a.duration_ms("grace", "30s");
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -284,8 +287,9 @@ int cmd_load(const Args& a) {
   std::uniform_real_distribution<double> unit(0, 1);
   std::uniform_int_distribution<int> count_dist(1, 10);
   std::unordered_map<WindowKey, Counts, WindowKeyHash> truth;
-  std::uint64_t valid = 0, invalid = 0;
+  std::uint64_t valid = 0, invalid = 0, late = 0;
   std::int64_t count_sum = 0;
+  std::vector<std::optional<std::int64_t>> partition_time(static_cast<std::size_t>(partitions));
 
   const auto started = Clock::now();
   auto last_log = started;
@@ -325,6 +329,10 @@ int cmd_load(const Args& a) {
       value += "}";
     }
 
+    // Unkeyed, round-robin: every key shows up in every partition (the repartition
+    // stage's reason to exist), and each partition stays in event-time order.
+    const auto partition = static_cast<std::int32_t>(i % static_cast<std::uint64_t>(partitions));
+
     // The expected result, from auditor's parser (the contract's reference reader).
     const auto parsed = parser.parse(value.data(), value.size());
     if (parsed.tick) {
@@ -335,20 +343,25 @@ int cmd_load(const Args& a) {
                                      std::string(tick.process_activity));
       if (it == key_index.end()) fail("load: parsed an unknown key from " + value);
       count_sum += tick.count;
+      std::optional<std::int64_t>& time_before = partition_time[static_cast<std::size_t>(partition)];
+      bool late_somewhere = false;
       for (std::size_t w = 0; w < windows.size(); ++w) {
-        const auto start =
-            auditor::window_start(auditor::EventTime{event_time}, windows.windows()[w].size);
+        const std::int64_t size = windows.windows()[w].size.value;
+        const auto start = auditor::window_start(auditor::EventTime{event_time},
+                                                 windows.windows()[w].size);
+        if (time_before && *time_before >= start.value + size + grace_ms) {
+          late_somewhere = true;
+          continue;
+        }
         Counts& c = truth[WindowKey{it->second, static_cast<std::uint32_t>(w), start.value}];
         c.count += tick.count;
         c.ticks += 1;
       }
+      if (late_somewhere) ++late;
+      time_before = std::max(time_before.value_or(event_time), event_time);
     } else {
       ++invalid;
     }
-
-    // Unkeyed, round-robin: every key shows up in every partition (the repartition
-    // stage's reason to exist), and each partition stays in event-time order.
-    const auto partition = static_cast<std::int32_t>(i % static_cast<std::uint64_t>(partitions));
     while (true) {
       const auto err = rd_kafka_producev(
           producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
@@ -387,7 +400,7 @@ int cmd_load(const Args& a) {
   }
   write_sorted(lines, truth_path);
   std::cout << "RESULT ticks=" << ticks << " valid=" << valid << " invalid=" << invalid
-            << " count_sum=" << count_sum << " windows=" << lines.size()
+            << " late=" << late << " count_sum=" << count_sum << " windows=" << lines.size()
             << " first_event_ms=" << end_ms - span_ms << " last_event_ms=" << end_ms
             << " seconds=" << seconds << "\n";
   return 0;
