@@ -18,8 +18,14 @@ struct StatusSnapshot {
     std::int32_t partition;
     std::int64_t records;
   };
+  struct Watermark {
+    std::int32_t task;
+    std::int64_t event_time_ms;
+  };
   bool in_group = false;  // received an assignment since the last revocation of all
   std::size_t input_partitions = 0;
+  std::size_t idle_input_partitions = 0;
+  std::vector<Watermark> task_watermarks;  // tasks that have one (docs/event-time.md)
   std::size_t assigned_tasks = 0;
   std::size_t restoring_tasks = 0;
   std::vector<Lag> consumer_lag;

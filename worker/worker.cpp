@@ -598,6 +598,7 @@ void Worker::publish_status() {
   };
   for (const auto& [partition, input] : inputs_) {
     add_lag(config_.topics.input, partition, input.next);
+    if (input.clock.idle(loop_now_, config_.idle_timeout)) ++s.idle_input_partitions;
   }
   for (const auto& [partition, task] : tasks_) {
     if (task->restoring()) {
@@ -605,6 +606,9 @@ void Worker::publish_status() {
       continue;
     }
     add_lag(repartition_topic_, partition, task->next_offset());
+    if (const auto watermark = task->aggregator().durable_progress().watermark) {
+      s.task_watermarks.push_back({partition, watermark->value});
+    }
     s.store_estimated_keys += task->store().estimated_keys();
     s.store_memory_bytes += task->store().memory_bytes();
   }

@@ -89,6 +89,15 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
     w.gauge("auditor_consumer_lag_records", "Records not yet consumed, by topic and partition",
             static_cast<double>(lag.records), {{"topic", lag.topic}, {"partition", partition}});
   }
+  w.gauge("auditor_idle_input_partitions",
+          "Assigned input partitions at their end with no record for --idle-timeout",
+          static_cast<double>(s.idle_input_partitions));
+  for (const auto& wm : s.task_watermarks) {
+    w.gauge("auditor_task_watermark_seconds",
+            "Event time up to which every input partition has reached this task (epoch s); "
+            "windows close at end + grace",
+            static_cast<double>(wm.event_time_ms) / 1000.0, {{"task", std::to_string(wm.task)}});
+  }
   w.gauge("auditor_rocksdb_estimated_keys", "Estimated keys in the local stores",
           static_cast<double>(s.store_estimated_keys));
   w.gauge("auditor_rocksdb_memory_bytes",
