@@ -115,6 +115,12 @@ std::optional<std::map<std::int64_t, EventTime>> read_event_time_map(Reader& in)
   return m;
 }
 
+// Event times are bounded (topology/types.h); one outside the bounds is damage, and window
+// arithmetic on it could overflow.
+bool in_event_time_range(std::int64_t t) {
+  return kMinEventTime.value <= t && t <= kMaxEventTime.value;
+}
+
 void put_watermarks(std::string& out, const PartitionWatermarks& watermarks) {
   put_u32(out, static_cast<std::uint32_t>(watermarks.size()));
   for (const auto& [partition, wm] : watermarks) {
@@ -141,7 +147,7 @@ std::optional<PartitionWatermarks> read_watermarks(Reader& in) {
     wm.idle = (*flags & kWatermarkIdle) != 0;
     if ((*flags & kWatermarkHasTime) != 0) {
       auto t = in.i64();
-      if (!t) return std::nullopt;
+      if (!t || !in_event_time_range(*t)) return std::nullopt;
       wm.time = EventTime{*t};
     }
     out.emplace_hint(out.end(), p, wm);
@@ -264,7 +270,7 @@ std::optional<TaskCheckpoint> decode_checkpoint(std::string_view bytes) {
   }
   if ((*flags & kHasWatermark) != 0) {
     auto v = in.i64();
-    if (!v) return std::nullopt;
+    if (!v || !in_event_time_range(*v)) return std::nullopt;
     checkpoint.progress.watermark = EventTime{*v};
   }
   auto closed = read_event_time_map(in);

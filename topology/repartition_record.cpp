@@ -1,6 +1,5 @@
 #include "topology/repartition_record.h"
 
-#include <bit>
 #include <limits>
 #include <stdexcept>
 
@@ -80,13 +79,16 @@ std::string encode_repartition_value(EventTime event_time, std::int64_t count, s
   put_u64(out, static_cast<std::uint64_t>(event_time.value));
   put_u64(out, static_cast<std::uint64_t>(count));
   put_u64(out, static_cast<std::uint64_t>(ticks));
-  const auto late_sizes = static_cast<std::uint8_t>(std::popcount(late_mask));
-  out.push_back(static_cast<char>(late_sizes));
+  const std::size_t count_at = out.size();
+  out.push_back('\0');
+  std::uint8_t late_sizes = 0;
   for (std::size_t i = 0; i < windows.size(); ++i) {
     if (((late_mask >> i) & 1U) != 0) {
       put_u64(out, static_cast<std::uint64_t>(windows.windows()[i].size.value));
+      ++late_sizes;
     }
   }
+  out[count_at] = static_cast<char>(late_sizes);
   return out;
 }
 
@@ -136,6 +138,7 @@ RepartitionMessage decode_repartition_message(std::string_view key, std::string_
   if (value.size() != kDeltaFixedSize + 8 * late_sizes) return m;
   for (std::size_t j = 0; j < late_sizes; ++j) {
     const DurationMs size{get_i64(value, kDeltaFixedSize + 8 * j)};
+    if (size.value <= 0) return m;
     for (std::size_t i = 0; i < windows.size(); ++i) {
       if (windows.windows()[i].size == size) r.late_mask |= std::uint32_t{1} << i;
     }

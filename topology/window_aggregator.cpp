@@ -72,7 +72,11 @@ WindowAggregator::WindowAggregator(WindowSet windows, DurationMs grace, Duration
 }
 
 void WindowAggregator::observe_watermark(PartitionId input, const PartitionWatermark& watermark) {
+  const auto before = watermarks_.find(input.value);
+  const std::optional<PartitionWatermark> old =
+      before != watermarks_.end() ? std::optional(before->second) : std::nullopt;
   merge_watermark(watermarks_, input, watermark);
+  if (old == watermarks_.at(input.value)) return;  // a duplicate: nothing to persist
   const std::optional<EventTime> combined = combined_watermark(watermarks_, input_partitions_);
   // Never back: an idle partition that wakes up with an older time does not reopen windows.
   if (combined && (!watermark_ || *watermark_ < *combined)) watermark_ = combined;

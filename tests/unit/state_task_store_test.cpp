@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "state/changelog.h"
 #include "state/key_encoding.h"
 #include "state/task_store.h"
 
@@ -66,13 +67,32 @@ std::vector<Window> scan_all(const TaskStore& store, std::int64_t size, std::int
   return out;
 }
 
-TaskCheckpoint checkpoint_at(std::int64_t input, std::int64_t changelog, std::int64_t stream) {
+TaskCheckpoint checkpoint_at(std::int64_t input, std::int64_t changelog, std::int64_t watermark) {
   TaskCheckpoint c;
   c.input_offset = Offset{input};
   c.changelog_offset = Offset{changelog};
-  c.progress.stream_time = EventTime{stream};
-  c.progress.closed_before[kMinute] = EventTime{stream - kMinute};
+  c.progress.watermarks = {{0, {EventTime{watermark}, false}},
+                           {1, {EventTime{watermark + 7}, false}},
+                           {2, {std::nullopt, true}}};
+  c.progress.watermark = EventTime{watermark};
+  c.progress.closed_before[kMinute] = EventTime{watermark - kMinute};
   return c;
+}
+
+std::string be64(std::int64_t v) {
+  std::string out;
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((static_cast<std::uint64_t>(v) >> shift) & 0xFFU));
+  }
+  return out;
+}
+
+// A checkpoint as an auditor before per-partition event time wrote it (version 1): u8 1,
+// u8 flags (input offset, changelog offset, stream time), those i64s, then closed_before
+// and expired_before as u32-counted (i64 size, i64 bound) lists.
+std::string version1_checkpoint() {
+  return "\x01\x07"s + be64(100) + be64(40) + be64(kHour) + "\x00\x00\x00\x01"s + be64(kMinute) +
+         be64(kHour - kMinute) + "\x00\x00\x00\x00"s;
 }
 
 // Writes `value` under `key` behind the store's back, as damage would.
@@ -270,6 +290,22 @@ TEST_F(TaskStoreTest, CorruptCheckpointFailsOpenNamingTheDirectory) {
   }
 }
 
+TEST_F(TaskStoreTest, EarlierVersionCheckpointFailsOpenWithAdvice) {
+  fs::create_directories(store_dir());
+  write_raw(store_dir(), std::string(kCheckpointKey), version1_checkpoint());
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the failed open released the directory
+    try {
+      (void)TaskStore::open(store_dir());
+      FAIL() << "open accepted a version-1 checkpoint";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(store_dir().string()), std::string::npos) << what;
+      EXPECT_NE(what.find(kEarlierStateAdvice), std::string::npos) << what;
+      EXPECT_EQ(what.find("corrupt"), std::string::npos) << what;
+    }
+  }
+}
+
 TEST_F(TaskStoreTest, RegularFileInsteadOfDirectoryFailsOpenNamingThePath) {
   const fs::path file = temp_.path() / "not-a-dir";
   std::ofstream(file) << "x";
@@ -301,6 +337,49 @@ TEST_F(TaskStoreTest, ClosedStoreReportsErrors) {
   EXPECT_FALSE(store->read_status().ok());
   EXPECT_EQ(store->estimated_keys(), 0U);
   EXPECT_EQ(store->memory_bytes(), 0U);
+}
+
+TEST_F(TaskStoreTest, ChangelogRestoreAppliesWatermarksInTheProgressRecord) {
+  auto store = TaskStore::open(store_dir());
+  CommitResult commit;
+  commit.puts = {{key(kMinute, 0, "a", "x"), {3, 2}}};
+  commit.progress = checkpoint_at(0, 0, 5 * kMinute).progress;
+  ChangelogRestore restore(*store);
+  Offset offset{10};
+  for (const ChangelogRecord& r : changelog_records(commit)) {
+    ASSERT_TRUE(restore.add(r.key, r.value, offset).ok());
+    offset = Offset{offset.value + 1};
+  }
+  ASSERT_TRUE(restore.flush(Offset{20}).ok());
+  EXPECT_EQ(store->get(key(kMinute, 0, "a", "x")), (WindowCounts{3, 2}));
+  EXPECT_EQ(store->checkpoint().progress, commit.progress);
+  EXPECT_EQ(store->checkpoint().changelog_offset, Offset{20});
+}
+
+TEST_F(TaskStoreTest, ChangelogRestoreRefusesAnEarlierVersionProgressRecord) {
+  auto store = TaskStore::open(store_dir());
+  ChangelogRestore restore(*store, 1);  // would write a batch per window record
+  ASSERT_TRUE(
+      restore.add(encode_window_key(key(kMinute, 0, "a", "x")), encode_counts({1, 1}), Offset{0})
+          .ok());
+  const std::string v1 = version1_checkpoint();
+  const rocksdb::Status refused = restore.add(kProgressKey, v1, Offset{41});
+  EXPECT_TRUE(refused.IsNotSupported()) << refused.ToString();
+  EXPECT_NE(refused.ToString().find("41"), std::string::npos) << refused.ToString();
+  EXPECT_NE(refused.ToString().find(kEarlierStateAdvice), std::string::npos) << refused.ToString();
+  EXPECT_EQ(restore.records_applied(), 1U);
+
+  // Nothing of it was applied: the progress flushed is still the store's own.
+  ASSERT_TRUE(restore.flush(Offset{1}).ok());
+  EXPECT_EQ(store->checkpoint().progress, TaskProgress{});
+  EXPECT_EQ(store->checkpoint().changelog_offset, Offset{1});
+
+  // Damage that is not an earlier version stays Corruption, also for a tombstone.
+  EXPECT_TRUE(restore.add(kProgressKey, "\x07garbage"s, Offset{42}).IsCorruption());
+  EXPECT_TRUE(restore.add(kProgressKey, std::nullopt, Offset{43}).IsCorruption());
+  const std::string truncated = encode_checkpoint(checkpoint_at(1, 2, 3)).substr(0, 5);
+  EXPECT_TRUE(restore.add(kProgressKey, truncated, Offset{44}).IsCorruption());
+  EXPECT_EQ(restore.records_applied(), 1U);
 }
 
 // Random commits against a std::map model, with a reopen in the middle and enough data

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "topology/partition_time.h"
 #include "topology/pre_aggregator.h"
 #include "topology/tick_parser.h"
 #include "topology/window_aggregator.h"
@@ -83,20 +84,41 @@ TEST(Allocation, TickParserReusesItsBuffers) {
 TEST(Allocation, PreAggregatorHitDoesNotCopyNames) {
   PreAggregator pre(DurationMs{60'000});
   pre.add(kName, kActivity, EventTime{0}, 1);
+  pre.add(kName, kActivity, EventTime{0}, 1, 5U);  // a record of its own
   const long before = g_allocations.load();
-  for (int i = 0; i < 1'000; ++i) pre.add(kName, kActivity, EventTime{i}, 1);
+  for (int i = 0; i < 1'000; ++i) pre.add(kName, kActivity, EventTime{i}, 1, (i % 2) * 5U);
   EXPECT_EQ(g_allocations.load() - before, 0);
-  EXPECT_EQ(pre.pending_ticks(), 1'001);
+  EXPECT_EQ(pre.pending_ticks(), 1'002);
+  EXPECT_EQ(pre.pending_records(), 2U);
+}
+
+TEST(Allocation, PartitionClockDoesNotAllocate) {
+  const WindowSet windows = WindowSet::parse("1m,1h,1d");
+  PartitionClock clock(std::nullopt, ClockMs{0});
+  const long before = g_allocations.load();
+  std::uint32_t late = 0;
+  for (int i = 0; i < 1'000; ++i) {
+    clock.record_read(ClockMs{i});
+    late |= clock.add_tick(EventTime{(i % 10) * 60'000LL}, windows, DurationMs{0});
+    if (i % 100 == 0) clock.reached_end();
+    (void)clock.watermark(ClockMs{i}, DurationMs{10});
+  }
+  EXPECT_EQ(g_allocations.load() - before, 0);
+  EXPECT_EQ(late, 1U);
 }
 
 TEST(Allocation, WindowAggregatorHitDoesNotCopyNames) {
   WindowAggregator agg(WindowSet::parse("1m,1h,1d"), DurationMs{30'000}, DurationMs{0},
-                       EmitMode::kUpdates, {});
+                       EmitMode::kUpdates, 2, {});
+  agg.observe_watermark(PartitionId{0}, {EventTime{0}, false});
+  agg.observe_watermark(PartitionId{1}, {EventTime{0}, false});
+  ASSERT_EQ(agg.watermark(), EventTime{0});
   (void)agg.add(kName, kActivity, EventTime{0}, WindowCounts{1, 1});
+  (void)agg.add(kName, kActivity, EventTime{0}, WindowCounts{1, 1}, 1U);
   const long before = g_allocations.load();
   std::uint32_t late = 0;
   for (int i = 0; i < 1'000; ++i)
-    late |= agg.add(kName, kActivity, EventTime{i}, WindowCounts{1, 1});
+    late |= agg.add(kName, kActivity, EventTime{i}, WindowCounts{1, 1}, (i % 2) * 1U);
   EXPECT_EQ(g_allocations.load() - before, 0);
   EXPECT_EQ(late, 0U);
 }
