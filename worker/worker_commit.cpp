@@ -118,6 +118,8 @@ void Worker::produce_watermarks() {
     for (std::int32_t task = 0; task < partitions_; ++task) {
       produce({repartition_topic_, task, {}, value.data(), value.size(), {}});
     }
+    // Records on the repartition topic like the pre-aggregates, and also counted apart.
+    WorkerMetrics::inc(metrics_.repartition_records_out, static_cast<std::uint64_t>(partitions_));
     WorkerMetrics::inc(metrics_.watermarks_out, static_cast<std::uint64_t>(partitions_));
     input.sent = watermark;
   }

@@ -3,18 +3,21 @@
 // ~20,000 valid unkeyed ticks over tricky keys, spread round-robin over all 6 input
 // partitions (so every key is split across partitions and only the repartition step can
 // make its counts right), interleaved with every kind of bad record; then ticks made late
-// on purpose; then sentinels that close every window. The final rollups must equal a
-// brute-force count exactly, and the dead-letter topic must hold each bad and late record.
+// on purpose; then one sentinel per input partition, which closes every window. The final
+// rollups must equal a brute-force count exactly, and the dead-letter topic must hold each
+// bad and late record.
 //
-// Grace is 1h, longer than the 30 minutes the data spans: then no data tick can be late
-// whatever order the worker reads partitions in (a backlog is read in any interleaving),
-// so exact equality is deterministic. Lateness is provoked explicitly with "advancer" ticks.
+// Lateness is decided per tick against its own input partition (DESIGN.md, "Event time").
+// Grace is 1h, longer than the 30 minutes the data spans: each partition's ticks come in
+// random event-time order, but none of them can be late in its own partition, so exact
+// equality is deterministic. Lateness is provoked explicitly: "advancer" ticks push some
+// partitions' times an hour or two ahead, and ticks produced after them into the same
+// partitions are late for 1m (or 1m and 1h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cctype>
 #include <iostream>
-#include <set>
 
 #include "tests/integration/harness.h"
 
@@ -141,14 +144,6 @@ std::vector<BadCase> bad_cases(std::int64_t event_ms) {
   };
 }
 
-struct LateExpectation {
-  Key key;
-  std::string error;            // exact header value
-  Counts sum;                   // count and ticks of the late ticks
-  std::set<std::string> times;  // event times they may be reported with
-  Counts seen;
-};
-
 std::optional<std::int64_t> to_int(const std::optional<std::string>& s) {
   if (!s || s->empty()) return std::nullopt;
   std::size_t used = 0;
@@ -167,47 +162,16 @@ struct SentBad {
   test::Delivery at;
 };
 
-// Checks a `late: ...` dead letter against the late ticks sent and adds it to their
-// `seen` sums; returns false if it belongs to none of them.
-bool check_late_letter(const Record& r, const std::string& error,
-                       std::vector<LateExpectation>& late, const std::string& where,
-                       std::vector<std::string>& problems) {
-  try {
-    const auto v = nlohmann::json::parse(r.value.value_or(""));
-    for (auto& l : late) {
-      if (v.at("process_name") != l.key.name || v.at("process_activity") != l.key.activity) {
-        continue;
-      }
-      l.seen.count += v.at("count").get<std::int64_t>();
-      l.seen.ticks += v.at("ticks").get<std::int64_t>();
-      if (error != l.error) {
-        problems.push_back(where + ": late record of " + l.key.name + " has error \"" + error +
-                           "\", expected \"" + l.error + "\"");
-      }
-      if (!l.times.contains(v.at("event_time").get<std::string>())) {
-        problems.push_back(where + ": late record event_time " + v.at("event_time").dump() +
-                           " is none of the late ticks' times");
-      }
-      return true;
-    }
-  } catch (const std::exception& e) {
-    problems.push_back(where + ": late record value not as specified (" + e.what() +
-                       "): " + r.value.value_or("<null>"));
-    return true;
-  }
-  return false;
-}
-
 // The dead-letter contract: each bad record exactly once, found by its source headers,
-// with the original bytes and a one-line reason of the right category; late records as
-// expected (`late` gets their sums); nothing else (a valid tick there is a bug).
+// with the original bytes and a one-line reason of the right category; each late tick
+// exactly once, as its original bytes with the sizes it missed; nothing else (a valid tick
+// there is a bug).
 std::vector<std::string> check_dead_letters(const std::vector<Record>& records,
                                             const std::string& input_topic,
                                             const std::vector<SentBad>& bad,
-                                            std::vector<LateExpectation>& late) {
-  std::vector<std::string> problems;
+                                            const LateTicks& late) {
+  std::vector<std::string> problems = late_dead_letter_problems(records, input_topic, late);
   std::vector<int> seen(bad.size(), 0);
-  for (auto& l : late) l.seen = {};
   for (const Record& r : records) {
     const std::string where =
         "dlq p" + std::to_string(r.partition) + "@" + std::to_string(r.offset);
@@ -219,12 +183,7 @@ std::vector<std::string> check_dead_letters(const std::vector<Record>& records,
     if (error->find('\n') != std::string::npos) {
       problems.push_back(where + ": error header spans lines: " + *error);
     }
-    if (error->starts_with("late:")) {
-      if (!check_late_letter(r, *error, late, where, problems)) {
-        problems.push_back(where + ": unexpected late record: " + r.value.value_or("<null>"));
-      }
-      continue;
-    }
+    if (error->starts_with("late:")) continue;  // late_dead_letter_problems checked it
     const auto source_partition = to_int(r.header("source.partition"));
     const auto source_offset = to_int(r.header("source.offset"));
     if (r.header("source.topic") != input_topic || !source_partition || !source_offset) {
@@ -260,14 +219,6 @@ std::vector<std::string> check_dead_letters(const std::vector<Record>& records,
     if (seen[b] != 1) {
       problems.push_back("[" + bad[b].bad_case->label + "] dead-lettered " +
                          std::to_string(seen[b]) + " times, expected once");
-    }
-  }
-  for (const auto& l : late) {
-    if (l.seen != l.sum) {
-      problems.push_back("late records of " + l.key.name + " sum to count " +
-                         std::to_string(l.seen.count) + " ticks " + std::to_string(l.seen.ticks) +
-                         ", expected count " + std::to_string(l.sum.count) + " ticks " +
-                         std::to_string(l.sum.ticks));
     }
   }
   return problems;
@@ -343,81 +294,55 @@ TEST(EndToEnd, FinalRollupsEqualBruteForceAndEveryBadRecordIsDeadLettered) {
             << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
             << " ms\n";
 
-  // Phase 2, late ticks. Advancers move K's task to 11:10 (1m windows ending by 10:10 are
-  // closed, the 10:00 hour is open until 12:00) and K2's task to 12:10 (its 10:00 hour is
-  // closed too). They are produced after all data reached the repartition topic, so each
-  // task sees them after its data.
+  // Phase 2, late ticks, each one late in its own input partition. Advancers first: K at
+  // 11:10 into partitions 0-2 (1m windows ending by 10:10 are then behind those partitions
+  // by more than the 1h grace; the 10:00 hour is not, until 12:00) and K2 at 12:10 into
+  // partitions 3 and 4 (its 10:00 hour too). Then the late ticks into the same partitions,
+  // after their advancer: late for W only (counted in 1h and 1d), and for 1m and 1h
+  // (counted in 1d). Then one sentinel per input partition, after everything else in it:
+  // order within each partition is all that decides; no waiting in between.
   RollupView view(cfg.output_topic, deadline_in(30s));
-  producer.send(
-      cfg.input_topic,
-      {0, std::nullopt, tick_json(k.name, k.activity, 4, std::to_string(base + 70 * kMinute)), 0});
-  expected.add(k.name, k.activity, base + 70 * kMinute, 4);
-  producer.send(cfg.input_topic,
-                {1, std::nullopt,
-                 tick_json(k2.name, k2.activity, 6, std::to_string(base + 130 * kMinute)), 0});
-  expected.add(k2.name, k2.activity, base + 130 * kMinute, 6);
-  producer.flush(deadline_in(30s));
-
-  const std::string w_key = rollup_key(k.name, k.activity, "1m", w);
-  const std::string h_key = rollup_key(k2.name, k2.activity, "1h", base);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        view.poll(200ms);
-        return view.is_final(w_key) && view.is_final(h_key);
-      },
-      deadline_in(60s), *worker))
-      << "no final rollup for " << (view.is_final(w_key) ? h_key : w_key)
-      << " after the advancers\n"
-      << worker_report(*worker);
-
-  // Late for W only (counted in 1h and 1d), and late for 1m and 1h (counted in 1d).
-  std::vector<LateExpectation> late = {
-      {k, "late: 1m", {}, {}, {}},
-      {k2, "late: 1m,1h", {}, {}, {}},
-  };
-  auto send_late = [&](LateExpectation& l, std::int32_t partition, std::int64_t event_ms,
-                       std::int64_t count, unsigned mask) {
+  LatenessModel lateness(kPartitions, kHour);  // grace 1h
+  // Every partition's data lies before 10:30: as far as lateness goes, it stands for it all.
+  for (int p = 0; p < kPartitions; ++p) (void)lateness.next(p, base + 30 * kMinute);
+  auto send_advancer = [&](const Key& key, std::int32_t partition, std::int64_t event_ms,
+                           std::int64_t count) {
     producer.send(cfg.input_topic,
                   {partition, std::nullopt,
-                   tick_json(l.key.name, l.key.activity, count, std::to_string(event_ms)), 0});
-    expected.add(l.key.name, l.key.activity, event_ms, count, mask);
-    l.sum.count += count;
-    l.sum.ticks += 1;
-    l.times.insert(utc_text(event_ms));
+                   tick_json(key.name, key.activity, count, std::to_string(event_ms)), 0});
+    EXPECT_EQ(lateness.next(partition, event_ms), 0u);
+    expected.add(key.name, key.activity, event_ms, count);
   };
-  send_late(late[0], 0, w + 10'000, 7, kLate1m);
-  send_late(late[0], 1, w + 20'500, 11, kLate1m);
-  send_late(late[0], 2, w + 59'999, 13, kLate1m);
-  send_late(late[1], 3, base + 20 * kMinute + 1000, 5, kLate1m | kLate1h);
-  send_late(late[1], 4, base + 20 * kMinute + 2000, 9, kLate1m | kLate1h);
-  producer.flush(deadline_in(30s));
+  for (std::int32_t p = 0; p < 3; ++p) send_advancer(k, p, base + 70 * kMinute, 4);
+  for (std::int32_t p = 3; p < 5; ++p) send_advancer(k2, p, base + 130 * kMinute, 6);
 
-  // The sentinels must come after the late ticks went through, or those would be late
-  // for 1d as well: wait for their dead letters first.
-  test::TopicReader dlq(cfg.dlq_topic, deadline_in(30s));
-  auto late_seen = [&] {
-    std::vector<std::string> ignored;  // check_dead_letters reports them at the end
-    for (auto& l : late) l.seen = {};
-    for (const Record& r : dlq.records()) {
-      const auto error = r.header("error");
-      if (error && error->starts_with("late:")) {
-        (void)check_late_letter(r, *error, late, "", ignored);
-      }
-    }
-    return late[0].seen.ticks >= late[0].sum.ticks && late[1].seen.ticks >= late[1].sum.ticks;
+  struct SentLate {
+    std::size_t seq;
+    std::string value;
+    unsigned mask;
   };
-  EXPECT_TRUE(wait_for(
-      [&] {
-        dlq.poll(200ms);
-        return late_seen();
-      },
-      deadline_in(60s), *worker))
-      << "late ticks not dead-lettered: K got " << late[0].seen.ticks << "/" << late[0].sum.ticks
-      << " ticks, K2 " << late[1].seen.ticks << "/" << late[1].sum.ticks << "\n"
-      << worker_report(*worker);
-
+  std::vector<SentLate> sent_late;
+  auto send_late = [&](const Key& key, std::int32_t partition, std::int64_t event_ms,
+                       std::int64_t count, unsigned mask) {
+    const std::string value = tick_json(key.name, key.activity, count, std::to_string(event_ms));
+    sent_late.push_back(
+        {producer.send(cfg.input_topic, {partition, std::nullopt, value, 0}), value, mask});
+    EXPECT_EQ(lateness.next(partition, event_ms), mask)
+        << "the test's own late mask disagrees with the lateness model";
+    expected.add(key.name, key.activity, event_ms, count, mask);
+  };
+  send_late(k, 0, w + 10'000, 7, kLate1m);
+  send_late(k, 1, w + 20'500, 11, kLate1m);
+  send_late(k, 2, w + 59'999, 13, kLate1m);
+  send_late(k2, 3, base + 20 * kMinute + 1000, 5, kLate1m | kLate1h);
+  send_late(k2, 4, base + 20 * kMinute + 2000, 9, kLate1m | kLate1h);
   send_sentinels(producer, cfg.input_topic, kPartitions, day + 2 * kDay + kHour);
   producer.flush(deadline_in(30s));
+  LateTicks late;
+  for (const auto& l : sent_late) {
+    const test::Delivery& at = producer.delivery(l.seq);
+    late[{at.partition, at.offset}] = {late_error(l.mask), l.value};
+  }
 
   const bool all_final = wait_for(
       [&] {
@@ -427,6 +352,14 @@ TEST(EndToEnd, FinalRollupsEqualBruteForceAndEveryBadRecordIsDeadLettered) {
       deadline_in(90s), *worker);
   // Anything published after the last final (duplicates, stray windows) shows up here.
   view.poll(1500ms);
+  test::TopicReader dlq(cfg.dlq_topic, deadline_in(30s));
+  (void)wait_for(
+      [&] {
+        dlq.poll(300ms);
+        return count_late_dead_letters(dlq.records()) >= late.size() &&
+               dlq.records().size() >= late.size() + bad.size();
+      },
+      deadline_in(30s), *worker);
   dlq.poll(500ms);
   std::cerr << "all final after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()

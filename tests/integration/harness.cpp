@@ -134,22 +134,6 @@ int repartition_partition(const Key& key, int partitions) {
       .value;
 }
 
-std::vector<Key> sentinel_keys(int repartition_partitions) {
-  std::vector<Key> keys(static_cast<std::size_t>(repartition_partitions));
-  std::vector<bool> found(keys.size(), false);
-  std::size_t missing = keys.size();
-  for (int i = 0; missing > 0; ++i) {
-    Key k{"~sentinel", "task-probe-" + std::to_string(i)};
-    const auto p = static_cast<std::size_t>(repartition_partition(k, repartition_partitions));
-    if (!found[p]) {
-      found[p] = true;
-      keys[p] = std::move(k);
-      --missing;
-    }
-  }
-  return keys;
-}
-
 bool is_sentinel(const std::string& process_name) {
   return process_name == "~sentinel";
 }
@@ -210,13 +194,135 @@ std::vector<test::OutRecord> random_ticks(const std::vector<Key>& keys, int n, i
   return out;
 }
 
-void send_sentinels(test::Producer& producer, const std::string& topic, int partitions,
+void send_sentinels(test::Producer& producer, const std::string& topic, int input_partitions,
                     std::int64_t event_ms) {
-  int i = 0;
-  for (const Key& k : sentinel_keys(partitions)) {
-    producer.send(topic, {i++ % partitions, std::nullopt,
-                          tick_json(k.name, k.activity, 1, std::to_string(event_ms)), 0});
+  for (int p = 0; p < input_partitions; ++p) {
+    producer.send(
+        topic,
+        {p, std::nullopt,
+         tick_json("~sentinel", "input-" + std::to_string(p), 1, std::to_string(event_ms)), 0});
   }
+}
+
+LatenessModel::LatenessModel(int input_partitions, std::int64_t grace_ms)
+    : times_(static_cast<std::size_t>(input_partitions)), grace_ms_(grace_ms) {}
+
+unsigned LatenessModel::next(int partition, std::int64_t event_ms) {
+  std::optional<std::int64_t>& time = times_.at(static_cast<std::size_t>(partition));
+  unsigned mask = 0;
+  if (time) {
+    for (std::size_t i = 0; i < std::size(kWindows); ++i) {
+      const std::int64_t end = (floor_div(event_ms, kWindows[i].ms) + 1) * kWindows[i].ms;
+      if (*time >= end + grace_ms_) mask |= 1u << i;
+    }
+  }
+  if (!time || event_ms > *time) time = event_ms;
+  if (mask != 0) ++late_ticks_;
+  return mask;
+}
+
+std::optional<std::int64_t> LatenessModel::partition_time(int partition) const {
+  return times_.at(static_cast<std::size_t>(partition));
+}
+
+std::string late_error(unsigned late_mask) {
+  std::string out = "late: ";
+  bool first = true;
+  for (std::size_t i = 0; i < std::size(kWindows); ++i) {
+    if ((late_mask & (1u << i)) == 0) continue;
+    if (!first) out += ",";
+    out += kWindows[i].name;
+    first = false;
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<std::int64_t> header_int(const Record& r, const std::string& name) {
+  const auto text = r.header(name);
+  if (!text || text->empty()) return std::nullopt;
+  std::size_t used = 0;
+  try {
+    const long long v = std::stoll(*text, &used);
+    if (used != text->size()) return std::nullopt;
+    return v;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool is_late_letter(const Record& r) {
+  const auto error = r.header("error");
+  return error && error->starts_with("late:");
+}
+
+}  // namespace
+
+std::size_t count_late_dead_letters(const std::vector<Record>& records) {
+  std::size_t n = 0;
+  for (const Record& r : records) n += is_late_letter(r) ? 1 : 0;
+  return n;
+}
+
+std::vector<std::string> late_dead_letter_problems(const std::vector<Record>& records,
+                                                   const std::string& input_topic,
+                                                   const LateTicks& expected,
+                                                   std::size_t* counted) {
+  std::vector<std::string> problems;
+  std::map<SourceOffset, int> seen;
+  std::size_t n = 0;
+  for (const Record& r : records) {
+    if (!is_late_letter(r)) continue;
+    ++n;
+    const std::string error = *r.header("error");
+    const std::string where = "dlq p" + std::to_string(r.partition) + "@" +
+                              std::to_string(r.offset) + " (\"" + error + "\")";
+    const auto partition = header_int(r, "source.partition");
+    const auto offset = header_int(r, "source.offset");
+    if (r.header("source.topic") != input_topic || !partition || !offset ||
+        r.header_count("source.topic") != 1 || r.header_count("source.partition") != 1 ||
+        r.header_count("source.offset") != 1 || r.header_count("error") != 1) {
+      problems.push_back(where + ": source headers missing, repeated or wrong (topic " +
+                         r.header("source.topic").value_or("<none>") + ", partition " +
+                         r.header("source.partition").value_or("<none>") + ", offset " +
+                         r.header("source.offset").value_or("<none>") +
+                         "); value: " + r.value.value_or("<null>").substr(0, 200));
+      continue;
+    }
+    const SourceOffset at{static_cast<std::int32_t>(*partition), *offset};
+    const std::string source =
+        "input p" + std::to_string(at.first) + "@" + std::to_string(at.second);
+    const auto it = expected.find(at);
+    if (it == expected.end()) {
+      problems.push_back(where + ": " + source + " was not late in its own partition; value: " +
+                         r.value.value_or("<null>").substr(0, 200));
+      continue;
+    }
+    if (++seen[at] > 1) problems.push_back(where + ": " + source + " dead-lettered again");
+    if (error != it->second.error) {
+      problems.push_back(where + ": " + source + " expected error \"" + it->second.error + "\"");
+    }
+    if (r.value != it->second.value) {
+      problems.push_back(where + ": " + source + " value is not the original tick: got " +
+                         r.value.value_or("<null>").substr(0, 200) + ", sent " +
+                         it->second.value.substr(0, 200));
+    }
+  }
+  std::size_t missing = 0;
+  for (const auto& [at, tick] : expected) {
+    if (seen.contains(at)) continue;
+    if (++missing <= 10) {
+      problems.push_back("late tick input p" + std::to_string(at.first) + "@" +
+                         std::to_string(at.second) + " (\"" + tick.error +
+                         "\") not dead-lettered: " + tick.value.substr(0, 200));
+    }
+  }
+  if (missing > 10) {
+    problems.push_back("... " + std::to_string(missing) + " late ticks not dead-lettered in all");
+  }
+  if (counted != nullptr) *counted = n;
+  return problems;
 }
 
 RollupView::RollupView(const std::string& topic, Deadline topic_deadline)
@@ -335,9 +441,13 @@ WorkerConfig unique_worker_config(const std::string& test_name) {
   return c;
 }
 
-std::unique_ptr<ChildProcess> start_worker(const WorkerConfig& c, int run) {
+std::filesystem::path auditor_binary() {
   const char* env = std::getenv("AUDITOR_BINARY");
-  const std::filesystem::path binary = env != nullptr && *env != '\0' ? env : AUDITOR_BINARY;
+  return env != nullptr && *env != '\0' ? env : AUDITOR_BINARY;
+}
+
+std::vector<std::string> worker_args(const WorkerConfig& c, const std::filesystem::path& state_dir,
+                                     const std::optional<std::string>& instance_id) {
   std::vector<std::string> args = {"worker",
                                    "--bootstrap-servers",
                                    test::bootstrap_servers(),
@@ -351,12 +461,8 @@ std::unique_ptr<ChildProcess> start_worker(const WorkerConfig& c, int run) {
                                    c.dlq_topic,
                                    "--windows",
                                    "1m,1h,1d",
-                                   "--grace",
-                                   c.grace,
-                                   "--commit-interval",
-                                   c.commit_interval,
                                    "--state-dir",
-                                   c.state_dir.string(),
+                                   state_dir.string(),
                                    "--emit",
                                    c.emit,
                                    "--guarantee",
@@ -365,8 +471,46 @@ std::unique_ptr<ChildProcess> start_worker(const WorkerConfig& c, int run) {
                                    "0",
                                    "--log-level",
                                    "info"};
+  auto optional = [&](const char* flag, const std::string& value) {
+    if (value.empty()) return;
+    args.emplace_back(flag);
+    args.push_back(value);
+  };
+  optional("--grace", c.grace);
+  optional("--commit-interval", c.commit_interval);
+  optional("--idle-timeout", c.idle_timeout);
+  if (instance_id) optional("--instance-id", *instance_id);
+  return args;
+}
+
+std::unique_ptr<ChildProcess> start_worker(const WorkerConfig& c, int run) {
   return std::make_unique<ChildProcess>(
-      binary, args, work_dir() / "logs" / (c.app_id + "-run" + std::to_string(run) + ".log"));
+      auditor_binary(), worker_args(c, c.state_dir),
+      work_dir() / "logs" / (c.app_id + "-run" + std::to_string(run) + ".log"));
+}
+
+ResetRun run_reset(const WorkerConfig& c, const std::string& tag, bool dry_run) {
+  std::vector<std::string> args = {"reset",
+                                   "--bootstrap-servers",
+                                   test::bootstrap_servers(),
+                                   "--application-id",
+                                   c.app_id,
+                                   "--input-topic",
+                                   c.input_topic,
+                                   "--state-dir",
+                                   c.state_dir.string(),
+                                   "--to-earliest",
+                                   "--delete-state"};
+  if (dry_run) args.push_back("--dry-run");
+  const auto log = work_dir() / "logs" / (c.app_id + "-reset-" + tag + ".log");
+  ChildProcess p(auditor_binary(), args, log);
+  ResetRun out;
+  const auto status = p.wait(Clock::now() + std::chrono::seconds(90));
+  if (status && status->exited) out.code = status->code;
+  out.report = "reset " + tag + ": " +
+               (status ? status->describe() : std::string("still running after 90 s")) + "; log " +
+               log.string() + ":\n" + p.log_tail(30);
+  return out;
 }
 
 bool wait_for(const std::function<bool()>& done, Deadline deadline, ChildProcess& worker) {

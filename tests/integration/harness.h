@@ -41,6 +41,7 @@ struct WindowSize {
 inline constexpr WindowSize kWindows[] = {{kMinute, "1m"}, {kHour, "1h"}, {kDay, "1d"}};
 inline constexpr unsigned kLate1m = 1;
 inline constexpr unsigned kLate1h = 2;
+inline constexpr unsigned kLate1d = 4;
 
 // Canonical UTC text: "2026-11-22T09:47:00Z", with ".250" before the Z when the
 // milliseconds are not zero.
@@ -94,15 +95,17 @@ class ExpectedRollups {
   std::int64_t ticks_ = 0;
 };
 
-// Sentinel keys: one per repartition partition (found with topology's own partitioner),
-// used to push every task's stream time past all windows of the data. Their windows are
+// Sentinels are ticks on the key ("~sentinel", "input-<p>"), one per input partition,
+// produced last into their partition with an event time past every window of the data:
+// windows close when the minimum over all input partitions of their partition times
+// reaches window_end + grace, so every input partition needs one. Their own windows are
 // excluded from comparisons.
 struct Key {
   std::string name;
   std::string activity;
 };
-[[nodiscard]] std::vector<Key> sentinel_keys(int repartition_partitions);
 [[nodiscard]] bool is_sentinel(const std::string& process_name);
+// The repartition partition (stage-2 task) of a key, with topology's own partitioner.
 [[nodiscard]] int repartition_partition(const Key& key, int partitions);
 
 // Keys with the characters that break naive encodings: '|' (two keys whose "name|activity"
@@ -121,9 +124,59 @@ struct Key {
                                                         std::int64_t span, std::uint64_t seed,
                                                         ExpectedRollups& expected);
 
-// One tick per repartition partition, on a sentinel key, with payload event time `event_ms`.
-void send_sentinels(test::Producer& producer, const std::string& topic, int partitions,
+// One sentinel tick into each input partition 0..input_partitions-1 (explicit partition
+// numbers), with payload event time `event_ms`. Produce them after the data: each one
+// pushes its own partition's time to `event_ms`, and once all of them are read every
+// window ending at or before event_ms - grace is final.
+void send_sentinels(test::Producer& producer, const std::string& topic, int input_partitions,
                     std::int64_t event_ms);
+
+// The contract's per-partition lateness rule, written independently of topology/: fed the
+// valid ticks of each input partition in partition order (partitions may be interleaved in
+// any way), it returns each tick's late mask (bit i = kWindows[i]): a tick with event time t
+// is late for size S when its partition's time before it (the largest event time of the
+// partition's earlier valid ticks) is >= window_end_S(t) + grace. A partition's first tick
+// is never late.
+class LatenessModel {
+ public:
+  LatenessModel(int input_partitions, std::int64_t grace_ms);
+  unsigned next(int partition, std::int64_t event_ms);
+  [[nodiscard]] std::optional<std::int64_t> partition_time(int partition) const;
+  [[nodiscard]] std::int64_t late_ticks() const { return late_ticks_; }
+  [[nodiscard]] std::int64_t grace_ms() const { return grace_ms_; }
+
+ private:
+  std::vector<std::optional<std::int64_t>> times_;
+  std::int64_t grace_ms_;
+  std::int64_t late_ticks_ = 0;
+};
+
+// The dead letter's `error` header for a late mask: "late: 1m" or "late: 1m,1h" (the
+// sizes that did not count the tick, in window order).
+[[nodiscard]] std::string late_error(unsigned late_mask);
+
+// Where an input record landed: {partition, offset}.
+using SourceOffset = std::pair<std::int32_t, std::int64_t>;
+
+// A late tick as it must appear in the dead-letter topic: the original bytes, with headers
+// `error` = late_error(mask) and source.topic/partition/offset of the input record.
+struct LateTick {
+  std::string error;
+  std::string value;
+};
+using LateTicks = std::map<SourceOffset, LateTick>;
+
+// Every difference between the `late:` dead letters among `records` and `expected`: a late
+// tick missing or dead-lettered more than once, a wrong error, value or source header, a
+// late dead letter for an input record that was not late. Other dead letters are ignored.
+// `counted` (optional) receives how many late dead letters were read.
+[[nodiscard]] std::vector<std::string> late_dead_letter_problems(const std::vector<Record>& records,
+                                                                 const std::string& input_topic,
+                                                                 const LateTicks& expected,
+                                                                 std::size_t* counted = nullptr);
+
+// How many of `records` are `late:` dead letters.
+[[nodiscard]] std::size_t count_late_dead_letters(const std::vector<Record>& records);
 
 // Everything read from the rollup topic, folded per key. Tracks contract violations
 // as they appear: a key in two partitions, a value whose fields disagree with its key, a
@@ -164,6 +217,8 @@ class RollupView {
   std::vector<std::string> violations_;
 };
 
+// The worker's options. An empty grace, commit_interval or idle_timeout is not passed, so
+// the worker runs with its default (30s, 1s, 60s).
 struct WorkerConfig {
   std::string app_id;
   std::string input_topic;
@@ -174,13 +229,32 @@ struct WorkerConfig {
   std::string emit = "updates";
   std::string guarantee = "exactly-once";
   std::string commit_interval = "1s";
+  std::string idle_timeout;  // --idle-timeout
 };
 
 // A config with unique names under `test_name` and a fresh state dir in the build tree.
 [[nodiscard]] WorkerConfig unique_worker_config(const std::string& test_name);
 
+// The `auditor worker` command line for `config`, with `state_dir` and, when set,
+// --instance-id.
+[[nodiscard]] std::vector<std::string> worker_args(
+    const WorkerConfig& config, const std::filesystem::path& state_dir,
+    const std::optional<std::string>& instance_id = std::nullopt);
+
+// The binary under test: $AUDITOR_BINARY, else the build's.
+[[nodiscard]] std::filesystem::path auditor_binary();
+
 // Starts `auditor worker`; its log goes to <build>/tests/integration/logs/<app id>-<run>.log.
 [[nodiscard]] std::unique_ptr<ChildProcess> start_worker(const WorkerConfig& config, int run);
+
+// Runs `auditor reset --to-earliest --delete-state` (with --dry-run when asked) for the
+// config's application, input topic and state dir, and waits up to 90 s for it; its log
+// goes to <work>/logs/<app id>-reset-<tag>.log.
+struct ResetRun {
+  int code = -1;  // -1: did not exit in time or was killed
+  std::string report;
+};
+[[nodiscard]] ResetRun run_reset(const WorkerConfig& config, const std::string& tag, bool dry_run);
 
 // Polls `done` every 200 ms until it holds (returns true), the deadline passes or the
 // worker exits (both return false; the worker's fate is in its exit_status()).

@@ -11,8 +11,10 @@
 //    get 400 with a one-line error; with two replicas a key answers 404 naming its
 //    partition on the replica that does not own it and 200 (same values) on the other.
 //
-// Grace is 1h and the data spans 30 minutes, so no data tick can be late whatever order
-// the worker reads partitions in; lateness is provoked explicitly with advancer ticks.
+// Grace is 1h and the data spans 30 minutes, so no data tick can be late in its own input
+// partition (DESIGN.md, "Event time"); lateness is provoked explicitly: advancer ticks push
+// two partitions' times ahead, and ticks produced after them into the same partitions are
+// late.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -772,9 +774,10 @@ TEST(WorkerHttp, MetricsMatchWhatWasProducedAndParseAsPrometheusText) {
       << "the data was not processed\n"
       << worker_report(*worker);
 
-  // Late ticks, deterministic: advancers push K's task to 11:10 and K2's to 12:10 after all
-  // data went through; then each late tick lies in its own 1m bucket, so each one is its
-  // own pre-aggregated record: late for 1m (K) or 1m and 1h (K2).
+  // Late ticks, deterministic: advancers push input partition 0's time to 11:10 and
+  // partition 1's to 12:10; ticks produced after them into the same partition are late for
+  // 1m (K's, in partition 0) or for 1m and 1h (K2's, in partition 1). Each one is a late
+  // dead letter of its own.
   const Key k = keys[0];
   const Key k2 = *std::find_if(keys.begin(), keys.end(), [&](const Key& c) {
     return repartition_partition(c, kPartitions) != repartition_partition(k, kPartitions);
@@ -796,11 +799,12 @@ TEST(WorkerHttp, MetricsMatchWhatWasProducedAndParseAsPrometheusText) {
                                                                 {k, base + 4 * kMinute + 59'999},
                                                                 {k2, base + 20 * kMinute + 1000},
                                                                 {k2, base + 21 * kMinute + 2000}};
-  for (std::size_t i = 0; i < late_ticks.size(); ++i) {
-    const auto& [key, event] = late_ticks[i];
-    producer.send(cfg.input_topic,
-                  {static_cast<std::int32_t>(i % kPartitions), std::nullopt,
-                   tick_json(key.name, key.activity, 3, std::to_string(event)), 0});
+  for (const auto& [key, event] : late_ticks) {
+    // Behind its own partition's advancer.
+    const std::int32_t partition = key.name == k.name && key.activity == k.activity ? 0 : 1;
+    producer.send(
+        cfg.input_topic,
+        {partition, std::nullopt, tick_json(key.name, key.activity, 3, std::to_string(event)), 0});
   }
   producer.flush(deadline_in(30s));
   records += static_cast<double>(late_ticks.size());

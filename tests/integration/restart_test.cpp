@@ -5,8 +5,10 @@
 // the same application id and state dir while production goes on. After sentinels close
 // every window, the final rollups must equal the brute-force count exactly.
 //
-// Grace is 1h (the data spans 30 minutes) so the backlog that builds up while no worker
-// runs cannot make any tick late: any difference is a lost or doubled tick.
+// Grace is 1h and the data spans 30 minutes: each input partition gets its ticks in random
+// event-time order, but none is late in its own partition (DESIGN.md, "Event time"),
+// however the backlog that builds up while no worker runs is read: any difference is a
+// lost or doubled tick. One sentinel per input partition closes every window.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -22,8 +22,7 @@ const std::filesystem::path& work_dir() {
 }
 
 std::filesystem::path binary() {
-  const char* env = std::getenv("AUDITOR_BINARY");
-  return env != nullptr && *env != '\0' ? env : AUDITOR_BINARY;
+  return it::auditor_binary();
 }
 
 // "2026-11-22T09:47:00.123Z info  [restore] ..." -> seconds since midnight of that day.
@@ -53,8 +52,9 @@ WorkerConfig robustness_config(const std::string& test_name) {
   c.output_topic = "rb." + test_name + ".rollups." + suffix;
   c.dlq_topic = "rb." + test_name + ".dlq." + suffix;
   c.state_dir = work_dir() / "state" / c.app_id;
-  // The data spans at most 30 minutes and grace is 1h: no tick can be late whatever order
-  // the replicas read partitions in, so the brute-force model is exact.
+  // Each input partition gets ticks in random event-time order over at most 30 minutes, and
+  // grace is 1h: no tick is late in its own partition (DESIGN.md, "Event time"), so the
+  // brute-force model counts every tick.
   c.grace = "1h";
   // For checking that the tests can fail: AUDITOR_RB_GUARANTEE=at-least-once must make the
   // crash storm count some ticks twice.
@@ -165,39 +165,9 @@ Replica::Replica(const WorkerConfig& config, std::string name,
 }
 
 void Replica::start() {
-  std::vector<std::string> args = {"worker",
-                                   "--bootstrap-servers",
-                                   test::bootstrap_servers(),
-                                   "--application-id",
-                                   config_.app_id,
-                                   "--input-topic",
-                                   config_.input_topic,
-                                   "--output-topic",
-                                   config_.output_topic,
-                                   "--dlq-topic",
-                                   config_.dlq_topic,
-                                   "--windows",
-                                   "1m,1h,1d",
-                                   "--grace",
-                                   config_.grace,
-                                   "--commit-interval",
-                                   config_.commit_interval,
-                                   "--state-dir",
-                                   state_dir_.string(),
-                                   "--emit",
-                                   config_.emit,
-                                   "--guarantee",
-                                   config_.guarantee,
-                                   "--http-port",
-                                   "0",
-                                   "--log-level",
-                                   "info"};
-  if (instance_id_) {
-    args.emplace_back("--instance-id");
-    args.push_back(*instance_id_);
-  }
   ++runs_;
-  process_ = std::make_unique<ChildProcess>(binary(), args, log());
+  process_ = std::make_unique<ChildProcess>(
+      binary(), it::worker_args(config_, state_dir_, instance_id_), log());
 }
 
 std::filesystem::path Replica::log(int run) const {

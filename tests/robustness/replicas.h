@@ -224,10 +224,11 @@ struct Verdict {
   [[nodiscard]] std::string describe() const;
 };
 
-// With the input consumed: sends one sentinel per repartition partition (event time two
-// days after the data), waits until every expected window has a final value, and compares
-// everything with the brute-force model; also reads the dead-letter topic (all ticks are
-// valid and none can be late, so it must stay empty).
+// After the data: sends one sentinel into each input partition (event time two days after
+// the data; every window closes once all of them are read), waits until every expected
+// window has a final value, and compares everything with the brute-force model; also reads
+// the dead-letter topic (all ticks are valid and none is late in its own partition, so it
+// must stay empty).
 [[nodiscard]] Verdict close_windows_and_compare(const WorkerConfig& config, RollupView& view,
                                                 const ExpectedRollups& expected,
                                                 std::int64_t data_day,
