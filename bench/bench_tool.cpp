@@ -44,7 +44,7 @@
 #include "topology/event_time.h"
 #include "topology/tick_parser.h"
 #include "topology/windows.h"
-#include "worker/zipf_sampler.h"
+#include "worker/tools/zipf_sampler.h"
 
 namespace {
 

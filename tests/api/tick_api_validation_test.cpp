@@ -1,7 +1,7 @@
 // Tick API validation without a broker: FastAPI-style errors, and the contract that every
 // tick the API accepts is accepted by the worker's parser (topology/tick_parser.h), byte
 // for byte as it is produced.
-#include "worker/tick_api_validation.h"
+#include "worker/tick_api/validation.h"
 
 #include <gtest/gtest.h>
 

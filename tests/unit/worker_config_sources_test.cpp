@@ -10,10 +10,10 @@
 #include <utility>
 #include <vector>
 
-#include "worker/cli_options.h"
-#include "worker/effective_config.h"
-#include "worker/reset_options.h"
-#include "worker/worker_options.h"
+#include "worker/common/cli_options.h"
+#include "worker/common/effective_config.h"
+#include "worker/reset/options.h"
+#include "worker/engine/options.h"
 
 extern char** environ;
 

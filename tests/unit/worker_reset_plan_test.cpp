@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "worker/reset_plan.h"
+#include "worker/reset/plan.h"
 
 namespace auditor {
 namespace {

@@ -3,7 +3,7 @@
 #include <random>
 #include <vector>
 
-#include "worker/zipf_sampler.h"
+#include "worker/tools/zipf_sampler.h"
 
 namespace auditor {
 namespace {

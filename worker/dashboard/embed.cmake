@@ -9,7 +9,7 @@ if(NOT clash EQUAL -1)
 endif()
 file(WRITE "${OUTPUT}.tmp"
   "// Generated from worker/dashboard/index.html by worker/dashboard/embed.cmake.\n"
-  "#include \"worker/dashboard_page.h\"\n\n"
+  "#include \"worker/dashboard/page.h\"\n\n"
   "namespace auditor::dashboard {\n"
   "const std::string_view kPage = R\"${delimiter}(${content})${delimiter}\";\n"
   "}  // namespace auditor::dashboard\n")

@@ -1,0 +1,217 @@
+// `auditor dashboard`: a live ops page of the rollups. Reads the rollup topic into memory
+// (dashboard_reader), and serves one page (embedded in the binary: no file to deploy, no
+// script from the internet) that receives the view as server-sent events.
+#include <httplib.h>
+
+#include <atomic>
+#include <sstream>
+#include <thread>
+
+#include "worker/common/cli_options.h"
+#include "worker/kafka/options.h"
+#include "worker/commands.h"
+#include "worker/dashboard/page.h"
+#include "worker/dashboard/reader.h"
+#include "worker/dashboard/store.h"
+#include "worker/common/log.h"
+#include "worker/http/server.h"
+#include "worker/kafka/topic_admin.h"
+
+namespace auditor::commands {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Updates are pushed at most this often: during a catch-up the store changes thousands of
+// times a second, and the page only needs the latest picture.
+constexpr auto kMinPushInterval = std::chrono::milliseconds(500);
+// An SSE comment this often keeps proxies from closing an idle stream.
+constexpr auto kKeepAlive = std::chrono::seconds(15);
+
+struct DashboardOptions {
+  KafkaSettings kafka;
+  std::string topic;
+  std::string host;
+  int port = 8081;
+  int threads = 32;
+  dashboard::ViewSettings view;
+};
+
+DashboardOptions read_options(int argc, char** argv, bool& help) {
+  namespace po = cli::po;
+  po::options_description options("dashboard options");
+  cli::add_kafka_options(options);
+  options.add_options()("output-topic", po::value<std::string>()->default_value("audit_rollups"),
+                        "rollup topic to show")(
+      "host", po::value<std::string>()->default_value("0.0.0.0"), "address to listen on")(
+      "port", po::value<int>()->default_value(8081), "HTTP port (0: any free port, logged)")(
+      "threads", po::value<int>()->default_value(32),
+      "HTTP threads (each open page holds one for its event stream)")(
+      "top", po::value<std::size_t>()->default_value(10), "rows per table")(
+      "chart-points", po::value<std::size_t>()->default_value(30),
+      "windows of the smallest size in the chart")(
+      "chart-keys", po::value<std::size_t>()->default_value(5), "lines in the chart");
+  po::variables_map v;
+  help = !cli::parse(argc, argv, "dashboard", "Serves a live page of the top rollups.", options, v);
+  DashboardOptions o;
+  if (help) return o;
+  o.kafka = cli::kafka_settings(v);
+  o.topic = v["output-topic"].as<std::string>();
+  validate_topic_name("--output-topic", o.topic);
+  o.host = v["host"].as<std::string>();
+  o.port = v["port"].as<int>();
+  if (o.port < 0 || o.port > 65535) throw ConfigError("--port: must be 0-65535");
+  o.threads = v["threads"].as<int>();
+  if (o.threads < 2 || o.threads > 4096) throw ConfigError("--threads: must be 2-4096");
+  o.view.top = v["top"].as<std::size_t>();
+  o.view.chart_points = v["chart-points"].as<std::size_t>();
+  o.view.chart_keys = v["chart-keys"].as<std::size_t>();
+  if (o.view.top < 1 || o.view.top > 1000) throw ConfigError("--top: must be 1-1000");
+  if (o.view.chart_points < 2 || o.view.chart_points > 1000) {
+    throw ConfigError("--chart-points: must be 2-1000");
+  }
+  if (o.view.chart_keys > 50) throw ConfigError("--chart-keys: must be 0-50");
+  o.view.keep_windows =
+      std::max<std::int64_t>(o.view.keep_windows, static_cast<std::int64_t>(o.view.chart_points));
+  return o;
+}
+
+// One open event stream: what it last sent and when.
+struct Stream {
+  std::uint64_t sent_version = ~std::uint64_t{0};
+  Clock::time_point last_write{};
+};
+
+void serve_events(httplib::Response& res, dashboard::RollupStore& store,
+                  const std::atomic<bool>& stopping, std::atomic<int>& clients) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  ++clients;
+  auto stream = std::make_shared<Stream>();
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [&store, &stopping, stream](std::size_t /*offset*/, httplib::DataSink& sink) {
+        if (stopping.load() || !sink.is_writable()) return false;
+        // Short waits, so a stopping server is not held up by an idle stream.
+        const auto version = store.wait_for_change(stream->sent_version, std::chrono::seconds(1));
+        const auto now = Clock::now();
+        if (version != stream->sent_version) {
+          if (now - stream->last_write < kMinPushInterval) {
+            std::this_thread::sleep_for(kMinPushInterval - (now - stream->last_write));
+          }
+          const auto [current, text] = store.view();
+          const std::string event = "data: " + *text + "\n\n";
+          stream->sent_version = current;
+          stream->last_write = Clock::now();
+          return sink.write(event.data(), event.size());
+        }
+        if (now - stream->last_write >= kKeepAlive) {
+          stream->last_write = now;
+          return sink.write(": keep-alive\n\n", 14);
+        }
+        return true;
+      },
+      [&clients](bool /*success*/) { --clients; });
+}
+
+// The page with the current view filled in. Inside a <script>, "</script>" or "<!--" in
+// a process name would change how the HTML parser reads the rest; '<' only ever occurs
+// inside JSON strings, where "\u003c" means the same.
+std::string page_with_view(const std::string& view) {
+  constexpr std::string_view kSlot = "/*AUDITOR_INITIAL_VIEW*/null";
+  std::string script_safe;
+  script_safe.reserve(view.size());
+  for (const char c : view) {
+    if (c == '<') {
+      script_safe += "\\u003c";
+    } else {
+      script_safe += c;
+    }
+  }
+  std::string page(dashboard::kPage);
+  const auto at = page.find(kSlot);
+  if (at != std::string::npos) page.replace(at, kSlot.size(), script_safe);
+  return page;
+}
+
+std::string render_metrics(dashboard::RollupStore& store, int clients) {
+  const auto s = store.stats();
+  std::ostringstream out;
+  out << "# HELP auditor_dashboard_records_total Rollup records read.\n"
+         "# TYPE auditor_dashboard_records_total counter\n"
+         "auditor_dashboard_records_total "
+      << s.records
+      << "\n# HELP auditor_dashboard_malformed_total Records that were not rollups.\n"
+         "# TYPE auditor_dashboard_malformed_total counter\n"
+         "auditor_dashboard_malformed_total "
+      << s.malformed
+      << "\n# HELP auditor_dashboard_windows Windows held in memory.\n"
+         "# TYPE auditor_dashboard_windows gauge\n"
+         "auditor_dashboard_windows "
+      << s.windows
+      << "\n# HELP auditor_dashboard_caught_up 1 once the topic was read to its end.\n"
+         "# TYPE auditor_dashboard_caught_up gauge\n"
+         "auditor_dashboard_caught_up "
+      << (s.caught_up ? 1 : 0)
+      << "\n# HELP auditor_dashboard_event_streams Open server-sent event streams.\n"
+         "# TYPE auditor_dashboard_event_streams gauge\n"
+         "auditor_dashboard_event_streams "
+      << clients << "\n";
+  return out.str();
+}
+
+int run_dashboard(int argc, char** argv) {
+  bool help = false;
+  const DashboardOptions o = read_options(argc, argv, help);
+  if (help) return 0;
+  auto logger = log::get("dashboard");
+  web::SignalStopper stopper;
+
+  dashboard::RollupStore store(o.view);
+  std::atomic<int> clients{0};
+  httplib::Server server;
+  const int port = web::bind(server, o.host, o.port, "dashboard");
+  web::configure(server, o.threads);
+  server.Get("/", [&store](const auto& /*req*/, auto& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(page_with_view(*store.view().second), "text/html; charset=utf-8");
+  });
+  server.Get("/api/view", [&store](const auto& /*req*/, auto& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(*store.view().second, "application/json");
+  });
+  server.Get("/events", [&](const auto& /*req*/, auto& res) {
+    serve_events(res, store, stopper.stopping(), clients);
+  });
+  server.Get("/healthz", [&store](const auto& /*req*/, auto& res) {
+    res.set_content(nlohmann::json{{"status", "ok"}, {"caught_up", store.stats().caught_up}}.dump(),
+                    "application/json");
+  });
+  server.Get("/metrics", [&](const auto& /*req*/, auto& res) {
+    res.set_content(render_metrics(store, clients.load()), "text/plain; version=0.0.4");
+  });
+
+  std::thread reader([&] {
+    try {
+      dashboard::read_rollups(o.kafka, o.topic, store, stopper.stopping());
+    } catch (const std::exception& e) {
+      logger->critical("reading {}: {}", o.topic, e.what());
+      stopper.stop();
+    }
+  });
+  stopper.on_stop([&] { server.stop(); });
+  logger->info("listening on http://{}:{} (topic {})", o.host, port, o.topic);
+  const bool ok = server.listen_after_bind();
+  stopper.stop();
+  reader.join();
+  logger->info("stopped");
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int dashboard(int argc, char** argv) {
+  return cli::run_guarded("dashboard", run_dashboard, argc, argv);
+}
+
+}  // namespace auditor::commands

@@ -1,0 +1,128 @@
+#include "worker/engine/changelog_restorer.h"
+
+#include <stdexcept>
+
+#include "worker/kafka/client.h"
+#include "worker/common/log.h"
+
+namespace auditor {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+kafka::Properties restore_consumer_properties() {
+  kafka::Properties props = {{"group.id", "auditor-restore"},  // never joins: assign only
+                             {"enable.auto.commit", "false"},
+                             {"enable.partition.eof", "true"},
+                             {"isolation.level", "read_committed"},
+                             {"auto.offset.reset", "earliest"},
+                             {"fetch.wait.max.ms", "50"}};
+  kafka::add_prefetch_properties(props);
+  return props;
+}
+
+}  // namespace
+
+ChangelogRestorer::ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic)
+    : consumer_(kafka::make_client(RD_KAFKA_CONSUMER,
+                                   kafka::make_conf(settings, restore_consumer_properties()))),
+      topic_(std::move(changelog_topic)) {}
+
+void ChangelogRestorer::start(AggregateTask& task) {
+  const std::int32_t partition = task.partition().value;
+  const auto from = task.store().checkpoint().changelog_offset;
+  // The end is found by reading to it (partition EOF, which read_committed puts at the
+  // last stable offset), so a changelog whose leader is still being elected just waits.
+  const std::int64_t start_at = from ? from->value : RD_KAFKA_OFFSET_BEGINNING;
+  active_[partition] =
+      Active{&task, std::make_unique<state::ChangelogRestore>(task.store()), Clock::now(),
+             from ? from->value : 0, std::max<std::int64_t>(0, start_at)};
+  log::get("restore")->info("task {}: restoring from changelog offset {}", partition,
+                            from ? std::to_string(from->value) + " (local store kept)"
+                                 : std::string("0 (no local store)"));
+  kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition)->offset = start_at;
+  kafka::ErrorPtr error(rd_kafka_incremental_assign(consumer_.get(), list.get()));
+  if (error) {
+    active_.erase(partition);
+    throw std::runtime_error("task " + std::to_string(partition) +
+                             ": cannot read the changelog: " + rd_kafka_error_string(error.get()));
+  }
+}
+
+void ChangelogRestorer::stop_reading(std::int32_t partition) {
+  active_.erase(partition);
+  kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition);
+  kafka::ErrorPtr error(rd_kafka_incremental_unassign(consumer_.get(), list.get()));
+  if (error) {
+    log::get("restore")->warn("task {}: unassigning the changelog: {}", partition,
+                              rd_kafka_error_string(error.get()));
+  }
+}
+
+void ChangelogRestorer::cancel(PartitionId partition) {
+  if (!active_.contains(partition.value)) return;
+  stop_reading(partition.value);
+  log::get("restore")->info("task {}: restore cancelled (revoked)", partition.value);
+}
+
+std::int64_t ChangelogRestorer::remaining() const {
+  std::int64_t total = 0;
+  for (const auto& [partition, a] : active_) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    // Cached by the fetcher: no request to the broker.
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), topic_.c_str(), partition, &low, &high) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      total += std::max<std::int64_t>(0, high - a.position);
+    }
+  }
+  return total;
+}
+
+std::vector<PartitionId> ChangelogRestorer::poll(std::chrono::milliseconds budget) {
+  std::vector<PartitionId> finished;
+  const auto deadline = Clock::now() + budget;
+  while (!active_.empty() && Clock::now() < deadline) {
+    kafka::MessagePtr m(rd_kafka_consumer_poll(consumer_.get(), 10));
+    if (!m) continue;
+    auto it = active_.find(m->partition);
+    if (it == active_.end()) continue;
+    Active& a = it->second;
+    const std::int32_t partition = m->partition;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      const auto status = a.restore->flush(Offset{m->offset});
+      if (!status.ok()) {
+        throw std::runtime_error("task " + std::to_string(partition) +
+                                 ": writing the restored store: " + status.ToString());
+      }
+      const double seconds = std::chrono::duration<double>(Clock::now() - a.started).count();
+      log::get("restore")->info(
+          "task {}: restored {} changelog records in {:.2f} s (offsets {}..{})", partition,
+          a.restore->records_applied(), seconds, a.from, m->offset);
+      finished.push_back(PartitionId{partition});
+      stop_reading(partition);
+      continue;
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      log::get("restore")->warn("task {}: {}", partition, rd_kafka_message_errstr(m.get()));
+      continue;
+    }
+    const std::string_view key(static_cast<const char*>(m->key), m->key_len);
+    const auto value = m->payload == nullptr ? std::nullopt
+                                             : std::optional<std::string_view>(std::string_view(
+                                                   static_cast<const char*>(m->payload), m->len));
+    const auto status = a.restore->add(key, value, Offset{m->offset});
+    if (!status.ok()) {
+      throw std::runtime_error("task " + std::to_string(partition) + ": changelog offset " +
+                               std::to_string(m->offset) + ": " + status.ToString());
+    }
+    a.position = m->offset + 1;
+    ++records_restored_;
+  }
+  return finished;
+}
+
+}  // namespace auditor

@@ -1,0 +1,62 @@
+// Brings task stores up to date from their changelog partitions before they process.
+//
+//   assigned ─► restoring: read changelog [store's changelog offset, end) read_committed,
+//               applied in batches (state::ChangelogRestore); repartition partition paused
+//            ─► running: resume the repartition partition at the committed offset
+//
+// A store that survived a crash replays only the changelog tail it missed; a new one
+// replays the whole (compacted) partition. One group-less consumer serves every restoring
+// task. Not thread-safe: the worker loop drives it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "state/changelog.h"
+#include "topology/types.h"
+#include "worker/engine/aggregate_task.h"
+#include "worker/common/config.h"
+#include "worker/kafka/handles.h"
+
+namespace auditor {
+
+class ChangelogRestorer {
+ public:
+  ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic);
+
+  // Starts restoring `task` (which must stay alive until finished or cancelled).
+  void start(AggregateTask& task);
+  void cancel(PartitionId partition);
+
+  // Reads and applies what arrives within `budget`. Returns the tasks that reached the end
+  // of their changelog. Throws std::runtime_error when a store cannot be written or the
+  // changelog is corrupt (the worker cannot go on with that task).
+  [[nodiscard]] std::vector<PartitionId> poll(std::chrono::milliseconds budget);
+
+  [[nodiscard]] bool idle() const { return active_.empty(); }
+  [[nodiscard]] std::uint64_t records_restored() const { return records_restored_; }
+  // Records still to read over all restoring tasks (from the last fetched end offsets).
+  [[nodiscard]] std::int64_t remaining() const;
+
+ private:
+  struct Active {
+    AggregateTask* task;
+    std::unique_ptr<state::ChangelogRestore> restore;
+    std::chrono::steady_clock::time_point started;
+    std::int64_t from;
+    std::int64_t position;  // next offset to read
+  };
+
+  void stop_reading(std::int32_t partition);
+
+  kafka::HandlePtr consumer_;
+  std::string topic_;
+  std::map<std::int32_t, Active> active_;
+  std::uint64_t records_restored_ = 0;
+};
+
+}  // namespace auditor

@@ -1,0 +1,165 @@
+#include "worker/engine/worker_http.h"
+
+#include <httplib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "worker/common/log.h"
+
+namespace auditor {
+namespace {
+
+constexpr std::chrono::seconds kStuckAfter{30};
+constexpr std::chrono::seconds kFailingAfter{60};
+constexpr std::chrono::seconds kQueryTimeout{5};
+
+std::uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t pages = 0;
+  std::uint64_t resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+void reply_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+double load(const WorkerMetrics::Counter& c) {
+  return static_cast<double>(c.load(std::memory_order_relaxed));
+}
+
+}  // namespace
+
+std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
+                           const WindowSet& windows) {
+  prometheus::Writer w;
+  w.counter("auditor_records_consumed_total", "Records consumed, by stage and topic",
+            load(m.input_records), {{"stage", "ingest"}, {"topic", "input"}});
+  w.counter("auditor_records_consumed_total", "", load(m.repartition_records_in),
+            {{"stage", "aggregate"}, {"topic", "repartition"}});
+  w.counter("auditor_records_produced_total", "Records produced, by stage and topic",
+            load(m.repartition_records_out), {{"stage", "ingest"}, {"topic", "repartition"}});
+  w.counter("auditor_records_produced_total", "", load(m.rollups_published),
+            {{"stage", "aggregate"}, {"topic", "output"}});
+  w.counter("auditor_records_produced_total", "", load(m.changelog_records),
+            {{"stage", "aggregate"}, {"topic", "changelog"}});
+  w.counter("auditor_records_produced_total", "", load(m.dead_letters),
+            {{"stage", "any"}, {"topic", "dlq"}});
+  w.counter("auditor_watermarks_produced_total",
+            "Watermark records written to the repartition topic (one per task per change)",
+            load(m.watermarks_out));
+  w.counter("auditor_ticks_valid_total", "Valid ticks accepted by stage 1", load(m.valid_ticks));
+  for (std::size_t i = 0; i < kInvalidReasonCount; ++i) {
+    w.counter("auditor_records_invalid_total", "Invalid input records, by reason",
+              load(m.invalid[i]), {{"reason", reason_label(static_cast<InvalidReason>(i))}});
+  }
+  w.counter("auditor_records_late_total",
+            "Ticks late for at least one window in their input partition (and pre-aggregates "
+            "that found their window closed after an idle partition woke up)",
+            load(m.late_records));
+  for (std::size_t i = 0; i < windows.size(); ++i) {
+    w.counter("auditor_records_late_by_window_total", "Late records, by window size",
+              load(m.late_by_window[i]), {{"window", windows.windows()[i].name}});
+  }
+  w.counter("auditor_dead_letters_total", "Records written to the dead-letter topic",
+            load(m.dead_letters));
+  w.counter("auditor_rollups_published_total", "Rollup records published",
+            load(m.rollups_published));
+  w.counter("auditor_commits_total", "Successful commits", load(m.commits));
+  w.counter("auditor_transaction_aborts_total", "Commits aborted and rewound",
+            load(m.commit_failures));
+  w.histogram("auditor_commit_duration_seconds",
+              "From sealing a commit to its stores written (the worker reads on meanwhile)",
+              m.commit_seconds);
+  w.counter("auditor_rebalances_total", "Rebalance callbacks", load(m.rebalances));
+  w.gauge("auditor_assigned_tasks", "Aggregate tasks assigned to this worker",
+          static_cast<double>(s.assigned_tasks));
+  w.gauge("auditor_restoring_tasks", "Tasks restoring from their changelog",
+          static_cast<double>(s.restoring_tasks));
+  w.counter("auditor_restore_records_total", "Changelog records restored",
+            load(m.restored_records));
+  w.gauge("auditor_restore_remaining_records", "Changelog records left to restore",
+          static_cast<double>(s.restore_remaining_records));
+  for (const auto& lag : s.consumer_lag) {
+    const std::string partition = std::to_string(lag.partition);
+    w.gauge("auditor_consumer_lag_records", "Records not yet consumed, by topic and partition",
+            static_cast<double>(lag.records), {{"topic", lag.topic}, {"partition", partition}});
+  }
+  w.gauge("auditor_idle_input_partitions",
+          "Assigned input partitions at their end with no record for --idle-timeout",
+          static_cast<double>(s.idle_input_partitions));
+  for (const auto& wm : s.task_watermarks) {
+    w.gauge("auditor_task_watermark_seconds",
+            "Event time up to which every input partition has reached this task (epoch s); "
+            "windows close at end + grace",
+            static_cast<double>(wm.event_time_ms) / 1000.0, {{"task", std::to_string(wm.task)}});
+  }
+  w.gauge("auditor_rocksdb_estimated_keys", "Estimated keys in the local stores",
+          static_cast<double>(s.store_estimated_keys));
+  w.gauge("auditor_rocksdb_memory_bytes",
+          "Memory of the local stores (their shared budget is 128 MiB)",
+          static_cast<double>(s.store_memory_bytes));
+  w.gauge("auditor_process_resident_memory_bytes", "Resident memory of the process",
+          static_cast<double>(resident_bytes()));
+  return w.text();
+}
+
+WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard& status,
+                       QueryMailbox& queries, const WindowSet& windows)
+    : server_(std::make_unique<httplib::Server>()) {
+  auto& server = *server_;
+  server.Get("/healthz", [&status](const httplib::Request&, httplib::Response& res) {
+    const bool ok = status.healthy(kStuckAfter, kFailingAfter);
+    reply_json(res, ok ? 200 : 503, {{"status", ok ? "ok" : "unhealthy"}});
+  });
+  server.Get("/readyz", [&status](const httplib::Request&, httplib::Response& res) {
+    const auto s = status.snapshot();
+    const bool ready = s.in_group && s.restoring_tasks == 0;
+    reply_json(res, ready ? 200 : 503,
+               {{"status", ready ? "ready" : "not ready"},
+                {"in_group", s.in_group},
+                {"assigned_tasks", s.assigned_tasks},
+                {"restoring_tasks", s.restoring_tasks}});
+  });
+  server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_metrics(metrics, status.snapshot(), windows),
+                    "text/plain; version=0.0.4");
+  });
+  server.Get("/rollups", [&](const httplib::Request& req, httplib::Response& res) {
+    auto parsed = parse_rollup_query(req.params, windows);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+      reply_json(res, 400, {{"error", *error}});
+      return;
+    }
+    const auto answer = queries.ask(std::get<RollupQuery>(std::move(parsed)), kQueryTimeout);
+    if (!answer) {
+      reply_json(res, 503, {{"error", "the worker did not answer in time"}});
+      return;
+    }
+    res.status = answer->status;
+    res.set_content(answer->body, "application/json");
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        reply_json(res, 500, {{"error", "internal error"}});
+      });
+
+  port_ = port == 0 ? server.bind_to_any_port("0.0.0.0") : port;
+  if (port != 0 && !server.bind_to_port("0.0.0.0", port)) port_ = -1;
+  if (port_ <= 0) {
+    throw std::runtime_error("--http-port: cannot listen on port " + std::to_string(port));
+  }
+  thread_ = std::thread([&server] { server.listen_after_bind(); });
+  log::get("http")->info("listening on port {} (/healthz /readyz /metrics /rollups)", port_);
+}
+
+WorkerHttp::~WorkerHttp() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace auditor

@@ -1,0 +1,47 @@
+// The worker's HTTP endpoints (cpp-httplib, its own threads):
+//   GET /healthz   200 while the loop turns and commits succeed, else 503
+//   GET /readyz    200 once in the group with every assigned task restored, else 503
+//   GET /metrics   Prometheus text
+//   GET /rollups   interactive query of the local stores (answered by the worker thread)
+// Handlers only read atomics and snapshots, or go through the QueryMailbox: they never
+// touch the worker's data directly. Bad requests get 400 with a one-line reason.
+#pragma once
+
+#include <memory>
+#include <thread>
+
+#include "topology/windows.h"
+#include "worker/engine/metrics.h"
+#include "worker/engine/rollup_query.h"
+#include "worker/engine/status_board.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace auditor {
+
+class WorkerHttp {
+ public:
+  // Binds 0.0.0.0:`port` (0: any free port; reachable from other containers) and serves
+  // on its own threads. The referenced objects must outlive this. Throws
+  // std::runtime_error when the port cannot be bound.
+  WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard& status,
+             QueryMailbox& queries, const WindowSet& windows);
+  ~WorkerHttp();
+  WorkerHttp(const WorkerHttp&) = delete;
+  WorkerHttp& operator=(const WorkerHttp&) = delete;
+
+  [[nodiscard]] int port() const { return port_; }
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// The /metrics body.
+[[nodiscard]] std::string render_metrics(const WorkerMetrics& metrics, const StatusSnapshot& status,
+                                         const WindowSet& windows);
+
+}  // namespace auditor

@@ -1,0 +1,255 @@
+// `auditor tick-api`: the seed system's HTTP API. POST /tick (query parameters or a JSON
+// body) and POST /ticks (a JSON array, all or nothing) produce ticks to the input topic and
+// answer only once Kafka acknowledged them; 422 with FastAPI-style details for bad input,
+// 503 within --produce-timeout when Kafka does not acknowledge.
+#include <httplib.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <thread>
+
+#include "worker/common/cli_options.h"
+#include "worker/kafka/options.h"
+#include "worker/commands.h"
+#include "worker/common/log.h"
+#include "worker/http/server.h"
+#include "worker/tick_api/metrics.h"
+#include "worker/tick_api/producer.h"
+#include "worker/tick_api/validation.h"
+#include "worker/kafka/topic_admin.h"
+
+namespace auditor::commands {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::ordered_json;
+
+// The limit of a single tick's body: DESIGN.md's 64 KiB per input record.
+constexpr std::size_t kMaxTickBody = 64 * 1024;
+// A full batch of kMaxBatchTicks ticks with long, escaped names fits comfortably.
+constexpr std::size_t kMaxBatchBody = 8 * 1024 * 1024;
+
+struct TickApiOptions {
+  KafkaSettings kafka;
+  std::string topic;
+  std::string host;
+  int port = 8000;
+  int threads = 64;
+  int partitions = 6;
+  std::chrono::milliseconds timeout{5000};
+  std::string transactional_id;
+};
+
+TickApiOptions read_options(int argc, char** argv, bool& help) {
+  namespace po = cli::po;
+  po::options_description options("tick-api options");
+  cli::add_kafka_options(options);
+  options.add_options()("input-topic", po::value<std::string>()->default_value("audit_events"),
+                        "topic the ticks go to")(
+      "host", po::value<std::string>()->default_value("0.0.0.0"), "address to listen on")(
+      "port", po::value<int>()->default_value(8000), "HTTP port (0: any free port, logged)")(
+      "threads", po::value<int>()->default_value(64),
+      "HTTP worker threads (each keep-alive connection holds one)")(
+      "produce-timeout", po::value<std::string>()->default_value("5s"),
+      "answer 503 when Kafka has not acknowledged within this long")(
+      "partitions", po::value<int>()->default_value(6),
+      "partitions of the input topic if the API creates it")(
+      "transactional-id", po::value<std::string>()->default_value(""),
+      "transactional.id of the POST /ticks producer (default: auditor-tick-api-<host>-<port>)");
+  po::variables_map v;
+  help = !cli::parse(argc, argv, "tick-api", "Serves POST /tick and POST /ticks.", options, v);
+  TickApiOptions o;
+  if (help) return o;
+  o.kafka = cli::kafka_settings(v);
+  o.topic = v["input-topic"].as<std::string>();
+  validate_topic_name("--input-topic", o.topic);
+  o.host = v["host"].as<std::string>();
+  o.port = v["port"].as<int>();
+  if (o.port < 0 || o.port > 65535) throw ConfigError("--port: must be 0-65535");
+  o.threads = v["threads"].as<int>();
+  if (o.threads < 1 || o.threads > 4096) throw ConfigError("--threads: must be 1-4096");
+  o.partitions = v["partitions"].as<int>();
+  if (o.partitions < 1) throw ConfigError("--partitions: must be >= 1");
+  o.timeout = std::chrono::milliseconds(
+      parse_duration_option("--produce-timeout", v["produce-timeout"].as<std::string>()).value);
+  if (o.timeout < std::chrono::milliseconds(100) || o.timeout > std::chrono::minutes(5)) {
+    throw ConfigError("--produce-timeout: must be between 100ms and 5m");
+  }
+  o.transactional_id = v["transactional-id"].as<std::string>();
+  return o;
+}
+
+// Reads the request body, if it has one, up to `limit` bytes; false when it is longer.
+bool read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t limit,
+               std::string& body) {
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return true;
+  bool too_large = false;
+  reader([&](const char* data, std::size_t length) {
+    if (body.size() + length > limit) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, length);
+    return true;
+  });
+  return !too_large;
+}
+
+void reply_json(httplib::Response& res, int status, const ordered_json& body) {
+  res.status = status;
+  // Replacing invalid UTF-8 (U+FFFD) rather than throwing: a JSON decode error quotes the
+  // client's bytes back, and those may be anything.
+  res.set_content(body.dump(-1, ' ', false, ordered_json::error_handler_t::replace),
+                  "application/json");
+}
+
+void reply_too_large(httplib::Response& res, std::size_t limit) {
+  reply_json(res, 413, {{"detail", "request body over " + std::to_string(limit) + " bytes"}});
+}
+
+class TickApi {
+ public:
+  explicit TickApi(const TickApiOptions& o)
+      : o_(o),
+        single_(o.kafka, o.topic, o.timeout),
+        batch_(o.kafka, o.topic, o.transactional_id, o.timeout) {}
+
+  void routes(httplib::Server& server) {
+    // Handlers with a content reader: cpp-httplib answers 400 to a POST without a
+    // Content-Length before any plain handler runs, yet `curl -X POST '/tick?...'` sends
+    // none, and the seed API (like any ASGI server) took that as an empty body.
+    server.Post("/tick", [this](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+      std::string body;
+      if (!read_body(req, reader, kMaxTickBody, body)) return reply_too_large(res, kMaxTickBody);
+      post_tick(req, body, res);
+    });
+    server.Post("/ticks", [this](const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader& reader) {
+      std::string body;
+      if (!read_body(req, reader, kMaxBatchBody, body)) {
+        return reply_too_large(res, kMaxBatchBody);
+      }
+      post_ticks(body, res);
+    });
+    server.Get("/healthz", [](const auto& /*req*/, auto& res) {
+      reply_json(res, 200, {{"status", "ok"}});
+    });
+    server.Get("/metrics", [this](const auto& /*req*/, auto& res) {
+      res.set_content(metrics_.render(), "text/plain; version=0.0.4");
+    });
+    server.set_logger(
+        [this](const auto& req, const auto& res) { metrics_.count_request(req.path, res.status); });
+  }
+
+  // The input topic may not exist yet (auto-creation is off on our brokers) and the
+  // broker may not be up yet: create it in the background until that worked.
+  void ensure_topic(const std::atomic<bool>& stop) {
+    while (!stop.load()) {
+      try {
+        kafka::create_topics(single_.handle(), {{o_.topic, o_.partitions, {}}},
+                             std::chrono::seconds(5));
+        return;
+      } catch (const std::exception& e) {
+        log::get("tick-api")->warn("input topic {} not ready: {}", o_.topic, e.what());
+      }
+      for (int i = 0; i < 50 && !stop.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  }
+
+ private:
+  // An empty body means query parameters; anything else is JSON, whatever its
+  // Content-Type (as the seed API did).
+  void post_tick(const httplib::Request& req, const std::string& body, httplib::Response& res) {
+    auto input =
+        body.empty() ? tick_api::tick_from_query(req.params) : tick_api::tick_from_json(body);
+    if (const auto* errors = std::get_if<tick_api::Errors>(&input)) {
+      return reply_json(res, 422, tick_api::error_body(*errors));
+    }
+    const auto& tick = std::get<tick_api::TickInput>(input);
+    if (!produce(res, single_, {tick})) return;
+    reply_json(res, 200, {{"status", "success"}, {"event", tick_api::event_json(tick)}});
+  }
+
+  void post_ticks(const std::string& body, httplib::Response& res) {
+    auto input = tick_api::ticks_from_json(body);
+    if (const auto* errors = std::get_if<tick_api::Errors>(&input)) {
+      return reply_json(res, 422, tick_api::error_body(*errors));
+    }
+    const auto& ticks = std::get<std::vector<tick_api::TickInput>>(input);
+    if (!ticks.empty() && !produce(res, batch_, ticks)) return;
+    auto events = ordered_json::array();
+    for (const auto& tick : ticks) events.push_back(tick_api::event_json(tick));
+    reply_json(res, 200, {{"status", "success"}, {"events", std::move(events)}});
+  }
+
+  // Produces and waits; on failure answers 503 and returns false.
+  template <typename Producer>
+  bool produce(httplib::Response& res, Producer& producer,
+               const std::vector<tick_api::TickInput>& ticks) {
+    std::vector<tick_api::Record> records;
+    records.reserve(ticks.size());
+    for (const auto& t : ticks) {
+      records.push_back({tick_api::record_key(t), tick_api::record_value(t)});
+    }
+    const auto started = Clock::now();
+    const auto result = producer.send(records);
+    metrics_.count_produce(result.ok, ticks.size(), Clock::now() - started);
+    if (result.ok) return true;
+    log::get("tick-api")
+        ->warn("Kafka did not acknowledge {} tick(s): {}", ticks.size(), result.error);
+    res.set_header("Retry-After", "1");
+    reply_json(res, 503, {{"detail", "Kafka unavailable: " + result.error}});
+    return false;
+  }
+
+  const TickApiOptions& o_;
+  tick_api::Metrics metrics_;
+  tick_api::AckedProducer single_;
+  tick_api::TransactionalProducer batch_;
+};
+
+int run_tick_api(int argc, char** argv) {
+  bool help = false;
+  TickApiOptions o = read_options(argc, argv, help);
+  if (help) return 0;
+  auto logger = log::get("tick-api");
+  // Signals go to a waiting thread (blocked everywhere else, librdkafka's threads included).
+  web::SignalStopper stopper;
+
+  httplib::Server server;
+  const int port = web::bind(server, o.host, o.port, "tick-api");
+  if (o.transactional_id.empty()) {
+    std::array<char, 256> host{};
+    (void)gethostname(host.data(), host.size() - 1);
+    o.transactional_id =
+        "auditor-tick-api-" + std::string(host.data()) + "-" + std::to_string(port);
+  }
+  TickApi api(o);
+  api.routes(server);
+  web::configure(server, o.threads);
+  server.set_payload_max_length(kMaxBatchBody + 1);
+  // Each acknowledged request needs a round trip to Kafka: let clients keep connections.
+  server.set_keep_alive_max_count(100000);
+
+  std::thread topic_thread([&] { api.ensure_topic(stopper.stopping()); });
+  stopper.on_stop([&] { server.stop(); });
+  logger->info("listening on http://{}:{} (topic {}, produce timeout {} ms)", o.host, port, o.topic,
+               o.timeout.count());
+  const bool ok = server.listen_after_bind();
+  stopper.stop();
+  topic_thread.join();
+  logger->info("stopped");
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int tick_api(int argc, char** argv) {
+  return cli::run_guarded("tick-api", run_tick_api, argc, argv);
+}
+
+}  // namespace auditor::commands

@@ -1,0 +1,88 @@
+// The tick API's producers: each send() returns only once the broker acknowledged every
+// record (acks=all), or failed, within a bounded time. Safe to call from many HTTP threads.
+//
+// Two kinds, because they promise different things:
+// - AckedProducer (POST /tick): idempotent, concurrent. Each call waits for the delivery
+//   reports of its own records (per-message opaque), so one slow request does not wait for
+//   everybody else's records the way a flush would.
+// - TransactionalProducer (POST /ticks): one Kafka transaction per batch, so a batch is
+//   all or nothing for read_committed consumers (the worker) even when the broker fails
+//   half-way. A producer runs one transaction at a time: batches are serialised.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "worker/common/config.h"
+#include "worker/kafka/handles.h"
+
+namespace auditor::tick_api {
+
+struct Record {
+  std::string key;
+  std::string value;
+};
+
+struct SendResult {
+  bool ok = false;
+  std::string error;  // why not, for the 503 answer and the log
+};
+
+class AckedProducer {
+ public:
+  // `timeout` bounds each send(): it is librdkafka's message.timeout.ms, so every record
+  // gets its delivery report (success or failure) within it, and send() waits a little
+  // longer than that at most.
+  AckedProducer(const KafkaSettings& settings, std::string topic,
+                std::chrono::milliseconds timeout);
+  ~AckedProducer();
+  AckedProducer(const AckedProducer&) = delete;
+  AckedProducer& operator=(const AckedProducer&) = delete;
+
+  [[nodiscard]] SendResult send(const std::vector<Record>& records);
+
+  [[nodiscard]] rd_kafka_t* handle() const { return handle_.get(); }
+
+ private:
+  struct Pending;
+  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+  void serve_reports();
+
+  std::string topic_;
+  std::chrono::milliseconds timeout_;
+  kafka::HandlePtr handle_;
+  std::atomic<bool> stop_{false};
+  std::thread poller_;  // serves delivery reports
+};
+
+class TransactionalProducer {
+ public:
+  TransactionalProducer(const KafkaSettings& settings, std::string topic,
+                        std::string transactional_id, std::chrono::milliseconds timeout);
+  ~TransactionalProducer();
+  TransactionalProducer(const TransactionalProducer&) = delete;
+  TransactionalProducer& operator=(const TransactionalProducer&) = delete;
+
+  // ok: the whole batch is committed. Not ok: the transaction was aborted, or (rarely, when
+  // the broker vanished during the commit) its outcome is unknown; see tick_api_producer.cpp.
+  [[nodiscard]] SendResult send(const std::vector<Record>& records);
+
+ private:
+  void reset();  // a fresh producer, after a fatal error or an unknown outcome
+  [[nodiscard]] SendResult fail(const std::string& what, rd_kafka_error_t* error);
+
+  KafkaSettings settings_;
+  std::string topic_;
+  std::string transactional_id_;
+  std::chrono::milliseconds timeout_;
+  std::mutex mutex_;  // one transaction at a time
+  kafka::HandlePtr handle_;
+  bool initialized_ = false;
+};
+
+}  // namespace auditor::tick_api
