@@ -3,7 +3,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "worker/common/log.h"
 
 namespace auditor {
 
@@ -21,38 +20,30 @@ void OutputTransaction::init() {
   }
 }
 
-CommitOutcome OutputTransaction::from_error(kafka::ErrorPtr error, const char* step) {
-  CommitOutcome outcome;
-  outcome.error = std::string(step) + ": " + rd_kafka_error_string(error.get());
-  outcome.status =
-      rd_kafka_error_is_fatal(error.get()) ? CommitStatus::kFatal : CommitStatus::kAborted;
-  return outcome;
-}
-
-CommitOutcome OutputTransaction::begin() {
+kafka::Error OutputTransaction::begin() {
   if (guarantee_ != Guarantee::kExactlyOnce || open_) return {};
   kafka::ErrorPtr error(rd_kafka_begin_transaction(producer_.handle()));
-  if (error) return from_error(std::move(error), "begin transaction");
+  if (error) return kafka::Error::from(std::move(error), "begin transaction");
   open_ = true;
   return {};
 }
 
-CommitOutcome OutputTransaction::finish(const rd_kafka_topic_partition_list_t* offsets) {
+kafka::Error OutputTransaction::finish(const rd_kafka_topic_partition_list_t* offsets) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   if (guarantee_ == Guarantee::kAtLeastOnce) {
     const auto flushed = producer_.flush(deadline);
     if (flushed.ok) return {};
-    return {CommitStatus::kAborted, "flush: " + flushed.first_error};
+    return kafka::Error::failed("flush: " + flushed.first_error);
   }
   if (!open_) {
     auto begun = begin();
-    if (begun.status != CommitStatus::kOk) return begun;
+    if (begun) return begun;
   }
   if (offsets != nullptr && offsets->cnt > 0) {
     kafka::GroupMetadataPtr group(rd_kafka_consumer_group_metadata(consumer_));
     kafka::ErrorPtr error(rd_kafka_send_offsets_to_transaction(producer_.handle(), offsets,
                                                                group.get(), timeout_ms()));
-    if (error) return from_error(std::move(error), "send offsets to transaction");
+    if (error) return kafka::Error::from(std::move(error), "send offsets to transaction");
   }
   // A retriable error means the outcome is not known yet: calling commit again is the
   // documented way to learn it (librdkafka INTRODUCTION.md, transactions).
@@ -63,42 +54,38 @@ CommitOutcome OutputTransaction::finish(const rd_kafka_topic_partition_list_t* o
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    return from_error(std::move(error), "commit transaction");
+    return kafka::Error::from(std::move(error), "commit transaction");
   }
   open_ = false;
   return {};
 }
 
-CommitOutcome OutputTransaction::commit_offsets(const rd_kafka_topic_partition_list_t* offsets) {
+kafka::Error OutputTransaction::commit_offsets(const rd_kafka_topic_partition_list_t* offsets) {
   if (guarantee_ != Guarantee::kAtLeastOnce || offsets == nullptr || offsets->cnt == 0) return {};
   // Asynchronous commit on a private queue so the wait has our deadline.
   kafka::QueuePtr queue(rd_kafka_queue_new(consumer_));
   const auto err = rd_kafka_commit_queue(consumer_, offsets, queue.get(), nullptr, nullptr);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return {CommitStatus::kAborted, std::string("commit offsets: ") + rd_kafka_err2str(err)};
-  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka::Error::from(err, "commit offsets");
   kafka::EventPtr event(rd_kafka_queue_poll(queue.get(), timeout_ms()));
-  if (!event) return {CommitStatus::kAborted, "commit offsets: no answer in time"};
+  if (!event) return kafka::Error::failed("commit offsets: no answer in time");
   if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return {CommitStatus::kAborted,
-            std::string("commit offsets: ") + rd_kafka_event_error_string(event.get())};
+    return kafka::Error::failed(std::string("commit offsets: ") +
+                                rd_kafka_event_error_string(event.get()));
   }
   return {};
 }
 
-void OutputTransaction::abort() {
+kafka::Error OutputTransaction::abort() {
   if (guarantee_ == Guarantee::kAtLeastOnce) {
     // Records already enqueued cannot be taken back; wait for them so the next commit's
-    // delivery reports are its own.
+    // delivery reports are its own. Their failures belong to the commit being dropped.
     (void)producer_.flush(std::chrono::steady_clock::now() + timeout_);
-    return;
+    return {};
   }
-  if (!open_) return;
+  if (!open_) return {};
   kafka::ErrorPtr error(rd_kafka_abort_transaction(producer_.handle(), timeout_ms()));
-  if (error) {
-    log::get("worker")->error("abort transaction: {}", rd_kafka_error_string(error.get()));
-  }
   open_ = false;
+  return kafka::Error::from(std::move(error), "abort transaction");
 }
 
 }  // namespace auditor

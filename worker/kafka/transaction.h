@@ -7,27 +7,22 @@
 //
 // In both, the local store is written only after the records are durable, and the
 // consumer offsets never run ahead of the store. Every blocking call has a deadline.
+// Errors are kafka::Error: fatal (stop) or abort-required (abort, rewind, go on).
+//
+// Thread-safety: one thread at a time. The worker calls begin() and abort() on its loop
+// thread and finish() on its commit thread, never concurrently (one commit in flight, and
+// the loop produces nothing meanwhile). The producer and the consumer must outlive it.
 #pragma once
 
 #include <chrono>
 #include <string>
 
 #include "worker/common/config.h"
-#include "worker/kafka/producer.h"
+#include "worker/kafka/error.h"
 #include "worker/kafka/handles.h"
+#include "worker/kafka/producer.h"
 
 namespace auditor {
-
-enum class CommitStatus {
-  kOk,
-  kAborted,  // nothing of this commit is durable: rewind the input and drop pending state
-  kFatal,    // the producer is fenced or broken: leave the group and exit non-zero
-};
-
-struct CommitOutcome {
-  CommitStatus status = CommitStatus::kOk;
-  std::string error;  // set unless kOk
-};
 
 class OutputTransaction {
  public:
@@ -39,22 +34,22 @@ class OutputTransaction {
   // Throws std::runtime_error when the broker does not answer in time.
   void init();
 
-  // Opens the transaction if none is open; call before producing. kOk or kFatal/kAborted.
-  [[nodiscard]] CommitOutcome begin();
+  // Opens the transaction if none is open; call before producing.
+  [[nodiscard]] kafka::Error begin();
 
   // Makes everything produced since begin() durable, with `offsets` (next offsets to read)
   // in the transaction under exactly-once.
-  [[nodiscard]] CommitOutcome finish(const rd_kafka_topic_partition_list_t* offsets);
+  [[nodiscard]] kafka::Error finish(const rd_kafka_topic_partition_list_t* offsets);
 
   // At-least-once only: commits the consumer offsets after the store is written.
-  [[nodiscard]] CommitOutcome commit_offsets(const rd_kafka_topic_partition_list_t* offsets);
+  [[nodiscard]] kafka::Error commit_offsets(const rd_kafka_topic_partition_list_t* offsets);
 
   // Drops what was produced since begin() (aborts the transaction; at-least-once cannot
-  // take records back and only waits for them).
-  void abort();
+  // take records back and only waits for them). A fatal error here means the producer is
+  // unusable.
+  [[nodiscard]] kafka::Error abort();
 
  private:
-  [[nodiscard]] CommitOutcome from_error(kafka::ErrorPtr error, const char* step);
   [[nodiscard]] int timeout_ms() const { return static_cast<int>(timeout_.count()); }
 
   kafka::Producer& producer_;

@@ -1,0 +1,38 @@
+#include "worker/kafka/error.h"
+
+namespace auditor::kafka {
+
+Error Error::from(ErrorPtr error, std::string context) {
+  Error e;
+  if (!error) return e;
+  e.failed_ = true;
+  e.fatal_ = rd_kafka_error_is_fatal(error.get()) != 0;
+  e.retriable_ = rd_kafka_error_is_retriable(error.get()) != 0;
+  // Anything that is not fatal leaves an open transaction unusable for this commit.
+  e.abort_required_ = !e.fatal_;
+  e.code_ = rd_kafka_error_code(error.get());
+  e.message_ = std::move(context) + ": " + rd_kafka_error_string(error.get());
+  return e;
+}
+
+Error Error::from(rd_kafka_resp_err_t code, std::string context) {
+  Error e;
+  if (code == RD_KAFKA_RESP_ERR_NO_ERROR) return e;
+  e.failed_ = true;
+  e.fatal_ = code == RD_KAFKA_RESP_ERR__FATAL;
+  e.abort_required_ = !e.fatal_;
+  e.code_ = code;
+  e.message_ = std::move(context) + ": " + rd_kafka_err2str(code);
+  return e;
+}
+
+Error Error::failed(std::string message) {
+  Error e;
+  e.failed_ = true;
+  e.abort_required_ = true;
+  e.code_ = RD_KAFKA_RESP_ERR__FAIL;
+  e.message_ = std::move(message);
+  return e;
+}
+
+}  // namespace auditor::kafka
