@@ -4,7 +4,6 @@
 #include <httplib.h>
 
 #include <atomic>
-#include <sstream>
 #include <thread>
 
 #include "worker/common/cli_options.h"
@@ -14,6 +13,7 @@
 #include "worker/dashboard/reader.h"
 #include "worker/dashboard/store.h"
 #include "worker/common/log.h"
+#include "worker/common/prometheus.h"
 #include "worker/http/server.h"
 #include "worker/kafka/topic_admin.h"
 
@@ -136,28 +136,17 @@ std::string page_with_view(const std::string& view) {
 
 std::string render_metrics(dashboard::RollupStore& store, int clients) {
   const auto s = store.stats();
-  std::ostringstream out;
-  out << "# HELP auditor_dashboard_records_total Rollup records read.\n"
-         "# TYPE auditor_dashboard_records_total counter\n"
-         "auditor_dashboard_records_total "
-      << s.records
-      << "\n# HELP auditor_dashboard_malformed_total Records that were not rollups.\n"
-         "# TYPE auditor_dashboard_malformed_total counter\n"
-         "auditor_dashboard_malformed_total "
-      << s.malformed
-      << "\n# HELP auditor_dashboard_windows Windows held in memory.\n"
-         "# TYPE auditor_dashboard_windows gauge\n"
-         "auditor_dashboard_windows "
-      << s.windows
-      << "\n# HELP auditor_dashboard_caught_up 1 once the topic was read to its end.\n"
-         "# TYPE auditor_dashboard_caught_up gauge\n"
-         "auditor_dashboard_caught_up "
-      << (s.caught_up ? 1 : 0)
-      << "\n# HELP auditor_dashboard_event_streams Open server-sent event streams.\n"
-         "# TYPE auditor_dashboard_event_streams gauge\n"
-         "auditor_dashboard_event_streams "
-      << clients << "\n";
-  return out.str();
+  prometheus::Writer w;
+  w.counter("auditor_dashboard_records_total", "Rollup records read",
+            static_cast<double>(s.records));
+  w.counter("auditor_dashboard_malformed_total", "Records that were not rollups",
+            static_cast<double>(s.malformed));
+  w.gauge("auditor_dashboard_windows", "Windows held in memory", static_cast<double>(s.windows));
+  w.gauge("auditor_dashboard_caught_up", "1 once the topic was read to its end",
+          s.caught_up ? 1.0 : 0.0);
+  w.gauge("auditor_dashboard_event_streams", "Open server-sent event streams",
+          static_cast<double>(clients));
+  return w.text();
 }
 
 int run_dashboard(int argc, char** argv) {

@@ -1,10 +1,10 @@
-// `auditor worker`: options -> WorkerConfig (worker_options), signal handling, run.
+// `auditor worker`: options -> WorkerConfig (engine/options.h), signal handling, run.
 #include <atomic>
-#include <csignal>
 #include <string>
 #include <utility>
 
 #include "worker/common/cli_options.h"
+#include "worker/common/stop_signal.h"
 #include "worker/commands.h"
 #include "worker/common/effective_config.h"
 #include "worker/engine/worker.h"
@@ -12,12 +12,6 @@
 
 namespace auditor::commands {
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-void on_signal(int /*signal*/) {
-  g_stop.store(true);
-}
 
 int run_worker(int argc, char** argv) {
   cli::po::options_description options("worker options");
@@ -30,10 +24,11 @@ int run_worker(int argc, char** argv) {
   }
   WorkerConfig config = worker_config(values, origins);
   cli::log_configuration("worker", values, origins);
+  // Before the worker starts: its start-up can wait up to 30 s for the broker, and a
+  // signal meanwhile must stop it (run() then returns at once), not kill it.
+  const std::atomic<bool>& stop = install_stop_signals();
   Worker worker(std::move(config));
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  return worker.run(g_stop);
+  return worker.run(stop);
 }
 
 }  // namespace

@@ -24,8 +24,16 @@ RecordRoute CommitCycle::route(std::size_t bytes) {
 }
 
 void CommitCycle::build_failed(bool fatal) {
-  if (phase_ == CommitPhase::kStopped) return;
-  phase_ = fatal ? CommitPhase::kStopped : CommitPhase::kDoomed;
+  if (fatal) {
+    stop();
+  } else if (phase_ != CommitPhase::kStopped) {
+    phase_ = CommitPhase::kDoomed;
+  }
+}
+
+void CommitCycle::stop() {
+  if (phase_ == CommitPhase::kInFlight) stopped_in_flight_ = true;
+  phase_ = CommitPhase::kStopped;
 }
 
 bool CommitCycle::deferred_full() const {
@@ -79,6 +87,8 @@ SealOutcome CommitCycle::end_seal() {
 }
 
 AfterCommit CommitCycle::finished(CommitStatus status) {
+  stopped_in_flight_ = false;
+  if (phase_ == CommitPhase::kStopped) return AfterCommit::kStop;
   switch (status) {
     case CommitStatus::kOk:
       phase_ = CommitPhase::kIdle;

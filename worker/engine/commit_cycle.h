@@ -5,17 +5,20 @@
 //
 //            route(): kBegin              end_seal(): kStarted
 //   kIdle ─────────────────────► kOpen ──────────────────────► kInFlight
-//     ▲  ▲                         │ produce_failed()             │ route(): kDefer (the next
-//     │  │ build_failed()          ▼                              │ commit's records wait)
-//     │  │                       kDoomed ─ end_seal(): kRewind ─► │
-//     │  │                         ▲         (or kStop if fatal)  │
-//     │  └──── finished(kOk): kApplyStores ◄──────────────────────┤
-//     └─────── finished(kAborted): kRewind, rewound() ◄───────────┤
-//                                        finished(kFatal): kStop ─┴──► kStopped
+//     │ ▲  ▲                       │ build_failed()               │ route(): kDefer (the next
+//     │ │  │                       ▼                              │ commit's records wait)
+//     │ │  │                     kDoomed ─ end_seal(): kRewind ─► │
+//     │ │  │                                                      │
+//     │ │  └──── finished(kOk): kApplyStores ◄────────────────────┤
+//     │ └─────── finished(kAborted): kRewind, rewound() ◄─────────┤
+//     │                                  finished(kFatal): kStop ─┴──► kStopped
+//     └─ end_seal(): kStarted (input processed, nothing produced: offsets only) ─► kInFlight
+//   Any phase ── stop(), build_failed(true) ──► kStopped (final; a commit that was in
+//   flight still has to be waited for: in_flight() stays true until finished()).
 //
 // Only one commit is in flight at a time; while it is, the commit thread owns the
-// producer, so records are deferred to the next transaction (bounded: past the limit the
-// loop waits for the commit instead of reading on).
+// producer, so records are deferred to the next transaction (bounded: on reaching the
+// limit the loop waits for the commit instead of reading on).
 //
 // Thread-safety: none; the processing loop owns it.
 #pragma once
@@ -64,9 +67,9 @@ enum class AfterCommit : std::uint8_t {
 };
 
 struct CommitLimits {
-  DurationMs interval{1'000};            // --commit-interval
-  std::size_t max_pending_entries = 0;   // pending aggregates that force an early commit
-  std::size_t max_deferred_bytes = 0;    // records deferred while a commit is in flight
+  DurationMs interval{1'000};                       // --commit-interval
+  std::size_t max_pending_entries = 500'000;        // pending aggregates: commit early
+  std::size_t max_deferred_bytes = 64U << 20U;      // deferred while a commit is in flight
 };
 
 class CommitCycle {
@@ -74,7 +77,10 @@ class CommitCycle {
   CommitCycle(CommitLimits limits, ClockMs now);
 
   [[nodiscard]] CommitPhase phase() const { return phase_; }
-  [[nodiscard]] bool in_flight() const { return phase_ == CommitPhase::kInFlight; }
+  // A commit is in flight (also after stop(), until finished() says what became of it).
+  [[nodiscard]] bool in_flight() const {
+    return phase_ == CommitPhase::kInFlight || stopped_in_flight_;
+  }
   [[nodiscard]] bool stopped() const { return phase_ == CommitPhase::kStopped; }
 
   // Input was processed (a record read, a position moved): the next commit has work.
@@ -87,6 +93,10 @@ class CommitCycle {
   // Beginning the transaction, enqueueing a record or building the commit failed: the
   // commit being built is lost (kDoomed), or everything is (kStopped) when `fatal`.
   void build_failed(bool fatal);
+
+  // A fatal error anywhere (consumer, store, producer): nothing more is committed. A
+  // commit still in flight must be waited for, but its outcome is not acted on.
+  void stop();
 
   // Housekeeping, once per batch of records: what to do now, in this order.
   struct Step {
@@ -105,8 +115,9 @@ class CommitCycle {
   [[nodiscard]] SealOutcome begin_seal(ClockMs now);
   [[nodiscard]] SealOutcome end_seal();
 
-  // The commit in flight ended (requires in_flight()). After kApplyStores the deferred
-  // records are no longer deferred: the worker produces them now (route() again).
+  // The commit in flight ended (requires in_flight(), or stopped() meanwhile: then kStop).
+  // After kApplyStores the deferred records are no longer deferred: the worker produces
+  // them now (route() again).
   [[nodiscard]] AfterCommit finished(CommitStatus status);
 
   // The worker aborted and rewound: back to kIdle with nothing deferred or pending.
@@ -139,6 +150,7 @@ class CommitCycle {
   bool dirty_ = false;
   std::size_t deferred_bytes_ = 0;
   ClockMs next_seal_;  // when the commit interval is up
+  bool stopped_in_flight_ = false;  // stopped while a commit was in flight
 };
 
 }  // namespace auditor

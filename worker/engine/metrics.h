@@ -35,6 +35,14 @@ struct WorkerMetrics {
   std::atomic<std::int64_t> assigned_tasks{0};
 
   static void inc(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+
+  // One record late for the window indices set in `late_mask`.
+  void count_late(std::uint32_t late_mask) {
+    inc(late_records);
+    for (std::size_t i = 0; i < late_by_window.size(); ++i) {
+      if (((late_mask >> i) & 1U) != 0) inc(late_by_window[i]);
+    }
+  }
 };
 
 }  // namespace auditor

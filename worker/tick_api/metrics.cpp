@@ -1,6 +1,5 @@
 #include "worker/tick_api/metrics.h"
 
-#include <sstream>
 #include <string_view>
 
 namespace auditor::tick_api {
@@ -32,53 +31,28 @@ void Metrics::count_produce(bool ok, std::uint64_t ticks, std::chrono::nanosecon
   } else {
     produce_failures_.fetch_add(1, std::memory_order_relaxed);
   }
-  const double seconds = std::chrono::duration<double>(latency).count();
-  std::size_t b = 0;
-  while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
-  latency_buckets_[b].fetch_add(1, std::memory_order_relaxed);
-  latency_count_.fetch_add(1, std::memory_order_relaxed);
-  latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(latency.count()), std::memory_order_relaxed);
+  produce_latency_.observe(std::chrono::duration<double>(latency).count());
 }
 
 std::string Metrics::render() const {
-  std::ostringstream out;
-  out << "# HELP auditor_tick_api_requests_total HTTP requests by route and status code.\n"
-         "# TYPE auditor_tick_api_requests_total counter\n";
+  prometheus::Writer w;
   for (std::size_t p = 0; p < kPaths; ++p) {
     for (std::size_t s = 0; s < kStatuses.size(); ++s) {
       const auto n = requests_[p][s].load(std::memory_order_relaxed);
       if (n == 0) continue;
-      out << "auditor_tick_api_requests_total{path=\"" << kPathNames[p] << "\",status=\""
-          << (kStatuses[s] == 0 ? std::string("other") : std::to_string(kStatuses[s])) << "\"} "
-          << n << "\n";
+      const std::string status =
+          kStatuses[s] == 0 ? std::string("other") : std::to_string(kStatuses[s]);
+      w.counter("auditor_tick_api_requests_total", "HTTP requests by route and status code",
+                static_cast<double>(n), {{"path", kPathNames[p]}, {"status", status}});
     }
   }
-  out << "# HELP auditor_tick_api_ticks_produced_total Ticks acknowledged by Kafka.\n"
-         "# TYPE auditor_tick_api_ticks_produced_total counter\n"
-         "auditor_tick_api_ticks_produced_total "
-      << ticks_produced_.load(std::memory_order_relaxed)
-      << "\n# HELP auditor_tick_api_produce_failures_total Produce calls answered with 503.\n"
-         "# TYPE auditor_tick_api_produce_failures_total counter\n"
-         "auditor_tick_api_produce_failures_total "
-      << produce_failures_.load(std::memory_order_relaxed)
-      << "\n# HELP auditor_tick_api_produce_latency_seconds Time from produce to acknowledgement.\n"
-         "# TYPE auditor_tick_api_produce_latency_seconds histogram\n";
-  std::uint64_t cumulative = 0;
-  for (std::size_t b = 0; b <= kBuckets.size(); ++b) {
-    cumulative += latency_buckets_[b].load(std::memory_order_relaxed);
-    out << "auditor_tick_api_produce_latency_seconds_bucket{le=\"";
-    if (b < kBuckets.size()) {
-      out << kBuckets[b];
-    } else {
-      out << "+Inf";
-    }
-    out << "\"} " << cumulative << "\n";
-  }
-  out << "auditor_tick_api_produce_latency_seconds_sum "
-      << static_cast<double>(latency_sum_ns_.load(std::memory_order_relaxed)) / 1e9 << "\n"
-      << "auditor_tick_api_produce_latency_seconds_count "
-      << latency_count_.load(std::memory_order_relaxed) << "\n";
-  return out.str();
+  w.counter("auditor_tick_api_ticks_produced_total", "Ticks acknowledged by Kafka",
+            static_cast<double>(ticks_produced_.load(std::memory_order_relaxed)));
+  w.counter("auditor_tick_api_produce_failures_total", "Produce calls answered with 503",
+            static_cast<double>(produce_failures_.load(std::memory_order_relaxed)));
+  w.histogram("auditor_tick_api_produce_latency_seconds", "Time from produce to acknowledgement",
+              produce_latency_);
+  return w.text();
 }
 
 }  // namespace auditor::tick_api

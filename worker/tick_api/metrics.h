@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "worker/common/prometheus.h"
+
 namespace auditor::tick_api {
 
 class Metrics {
@@ -24,17 +26,13 @@ class Metrics {
   using Counter = std::atomic<std::uint64_t>;
   static constexpr std::size_t kPaths = 5;
   static constexpr std::array<int, 8> kStatuses = {200, 400, 404, 413, 422, 500, 503, 0};
-  // Upper bounds (seconds) of the produce latency histogram; acknowledgements take a few
-  // milliseconds when the broker is healthy and up to the produce timeout when it is not.
-  static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                      0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
 
   std::array<std::array<Counter, kStatuses.size()>, kPaths> requests_{};
   Counter ticks_produced_{0};
   Counter produce_failures_{0};
-  std::array<Counter, kBuckets.size() + 1> latency_buckets_{};  // last: +Inf
-  Counter latency_count_{0};
-  Counter latency_sum_ns_{0};
+  // Acknowledgements take a few milliseconds when the broker is healthy and up to the
+  // produce timeout when it is not.
+  prometheus::Histogram produce_latency_;
 };
 
 }  // namespace auditor::tick_api

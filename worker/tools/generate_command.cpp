@@ -2,7 +2,6 @@
 // processes x activities; records are unkeyed, so every process shows up in every
 // partition (what the repartition stage exists for).
 #include <chrono>
-#include <csignal>
 #include <random>
 #include <string>
 #include <thread>
@@ -10,6 +9,7 @@
 
 #include "topology/duration.h"
 #include "worker/common/cli_options.h"
+#include "worker/common/stop_signal.h"
 #include "worker/kafka/options.h"
 #include "worker/commands.h"
 #include "worker/common/log.h"
@@ -21,10 +21,6 @@ namespace auditor::commands {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-std::atomic<bool> g_stop{false};
-void on_signal(int /*signal*/) {
-  g_stop.store(true);
-}
 
 struct GenerateOptions {
   std::string topic;
@@ -102,8 +98,7 @@ int run_generate(int argc, char** argv) {
   auto logger = log::get("generate");
   kafka::Producer producer(kafka, {{"client.id", "auditor-generate"}});
   kafka::create_topics(producer.handle(), {{o.topic, o.partitions, {}}}, std::chrono::seconds(30));
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  const std::atomic<bool>& stop = install_stop_signals();
 
   std::vector<std::string> names;
   for (int p = 0; p < o.processes; ++p) {
@@ -124,7 +119,7 @@ int run_generate(int argc, char** argv) {
   std::uint64_t produced = 0;
   std::string value;
   std::int32_t partition = 0;
-  while (!g_stop.load() && (o.total == 0 || produced < o.total) && Clock::now() < stop_at) {
+  while (!stop.load() && (o.total == 0 || produced < o.total) && Clock::now() < stop_at) {
     if (o.rate > 0) {
       // Pace by the schedule of the whole run, so short stalls are caught up.
       const auto due = started + std::chrono::microseconds(static_cast<std::int64_t>(

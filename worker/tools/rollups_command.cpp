@@ -3,7 +3,6 @@
 // keeps reading and reprints when something changed.
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "worker/common/cli_options.h"
+#include "worker/common/stop_signal.h"
 #include "worker/kafka/options.h"
 #include "worker/commands.h"
 #include "worker/kafka/client.h"
@@ -23,10 +23,6 @@ namespace auditor::commands {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-std::atomic<bool> g_stop{false};
-void on_signal(int /*signal*/) {
-  g_stop.store(true);
-}
 
 struct RollupRow {
   std::string window;
@@ -109,8 +105,7 @@ int run_rollups(int argc, char** argv) {
   if (const auto err = rd_kafka_assign(consumer.get(), assignment.get())) {
     throw std::runtime_error("cannot assign " + topic + ": " + kafka::error_text(err));
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  const std::atomic<bool>& stop = install_stop_signals();
 
   std::map<std::string, RollupRow> latest;
   std::set<std::int32_t> at_end;
@@ -119,7 +114,7 @@ int run_rollups(int argc, char** argv) {
   const auto read_deadline = Clock::now() + timeout;
   auto next_print = Clock::now() + interval;
   bool caught_up = false;
-  while (!g_stop.load()) {
+  while (!stop.load()) {
     kafka::MessagePtr m(rd_kafka_consumer_poll(consumer.get(), 100));
     if (m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       at_end.insert(m->partition);

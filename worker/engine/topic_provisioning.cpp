@@ -1,0 +1,71 @@
+#include "worker/engine/topic_provisioning.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+#include "worker/common/log.h"
+#include "worker/kafka/topic_admin.h"
+
+namespace auditor {
+
+std::int32_t provision_topics(rd_kafka_t* client, const WorkerConfig& config,
+                              std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const std::string repartition = config.topics.repartition();
+  const std::string changelog = config.topics.changelog();
+  std::int32_t partitions = 0;
+  const auto& t = config.topics;
+  const std::vector<std::string> names = {t.input, repartition, changelog, t.output,
+                                          t.dlq};
+  auto counts = kafka::partition_counts(client, names, timeout);
+  std::vector<kafka::TopicSpec> missing;
+  if (!counts.contains(t.input)) {
+    log::get("worker")->info("input topic {} does not exist: creating it with {} partitions",
+                             t.input, config.default_partitions);
+    missing.push_back({t.input, config.default_partitions, {}});
+  }
+  partitions = counts.contains(t.input) ? counts.at(t.input) : config.default_partitions;
+  for (const auto& internal : {repartition, changelog}) {
+    if (counts.contains(internal) && counts.at(internal) != partitions) {
+      throw std::runtime_error(
+          "internal topic " + internal + " has " + std::to_string(counts.at(internal)) +
+          " partitions but the input topic " + t.input + " has " + std::to_string(partitions) +
+          ": delete the application's internal topics (auditor reset) "
+          "or use the input's partition count");
+    }
+  }
+  if (!counts.contains(repartition)) {
+    // Unlimited retention: records are deleted once consumed (RepartitionPurger), never
+    // before, however long the worker is down.
+    missing.push_back({repartition, partitions, {{"retention.ms", "-1"}}});
+  }
+  if (!counts.contains(changelog)) {
+    missing.push_back({changelog, partitions, {{"cleanup.policy", "compact"}}});
+  }
+  if (!counts.contains(t.output)) {
+    missing.push_back({t.output,
+                       partitions,
+                       {{"cleanup.policy", "compact,delete"},
+                        {"retention.ms", std::to_string(config.rollup_retention.value)}}});
+  }
+  if (!counts.contains(t.dlq)) missing.push_back({t.dlq, partitions, {}});
+  for (const auto& spec : missing) {
+    log::get("worker")->info("creating topic {} ({} partitions)", spec.name, spec.partitions);
+  }
+  kafka::create_topics(client, missing, timeout);
+  // New topics take a moment to have leaders; wait so the first assignment finds them.
+  const auto deadline = Clock::now() + timeout;
+  while (!missing.empty()) {
+    counts = kafka::partition_counts(client, names, timeout);
+    if (std::all_of(names.begin(), names.end(),
+                    [&](const auto& n) { return counts.contains(n); })) {
+      break;
+    }
+    if (Clock::now() > deadline) throw std::runtime_error("created topics did not appear in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return partitions;
+}
+
+}  // namespace auditor
