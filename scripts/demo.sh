@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ticks="${DEMO_TICKS:-1000000}"
 bash "$root/scripts/install-deps.sh"
-bash "$root/scripts/build.sh"
+bash "$root/scripts/build.sh" --target auditor  # only what the demo runs
 bash "$root/scripts/kafka.sh" start
 
 auditor="$root/build/worker/auditor"

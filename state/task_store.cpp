@@ -139,8 +139,8 @@ std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
     if (!decoded) {
       close_abandoned(db);
       if (is_earlier_checkpoint_version(value)) {
-        throw std::runtime_error("the store " + describe(dir) + " cannot be used: " +
-                                 std::string(kEarlierStateAdvice));
+        throw std::runtime_error("the store " + describe(dir) +
+                                 " cannot be used: " + std::string(kEarlierStateAdvice));
       }
       throw std::runtime_error("corrupt checkpoint in " + describe(dir));
     }

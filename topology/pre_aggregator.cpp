@@ -69,8 +69,7 @@ std::vector<PreAggregate> PreAggregator::take() {
     Key& key = node.key();
     const Sum& sum = node.mapped();
     out.push_back(PreAggregate{std::move(key.process_name), std::move(key.process_activity),
-                               EventTime{sum.max_event_time}, sum.count, sum.ticks,
-                               key.late_mask});
+                               EventTime{sum.max_event_time}, sum.count, sum.ticks, key.late_mask});
   }
   std::sort(out.begin(), out.end(), [](const PreAggregate& a, const PreAggregate& b) {
     return std::tie(a.event_time, a.process_name, a.process_activity, a.late_mask) <

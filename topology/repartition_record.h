@@ -57,8 +57,8 @@ struct RepartitionMessage {
     kEarlierVersion,  // format 1: written by an auditor before per-partition event time
   };
   Kind kind = Kind::kMalformed;
-  RepartitionRecord delta;    // kDelta
-  PartitionId input;          // kWatermark
+  RepartitionRecord delta;       // kDelta
+  PartitionId input;             // kWatermark
   PartitionWatermark watermark;  // kWatermark
 };
 

@@ -6,15 +6,15 @@
 #include <atomic>
 #include <thread>
 
-#include "worker/common/cli_options.h"
-#include "worker/kafka/options.h"
 #include "worker/commands.h"
+#include "worker/common/cli_options.h"
+#include "worker/common/log.h"
+#include "worker/common/prometheus.h"
 #include "worker/dashboard/page.h"
 #include "worker/dashboard/reader.h"
 #include "worker/dashboard/store.h"
-#include "worker/common/log.h"
-#include "worker/common/prometheus.h"
 #include "worker/http/server.h"
+#include "worker/kafka/options.h"
 #include "worker/kafka/topic_admin.h"
 
 namespace auditor::commands {

@@ -4,8 +4,8 @@
 #include <set>
 #include <thread>
 
-#include "worker/kafka/client.h"
 #include "worker/common/log.h"
+#include "worker/kafka/client.h"
 #include "worker/kafka/topic_admin.h"
 
 namespace auditor::dashboard {

@@ -11,8 +11,7 @@
 namespace auditor {
 
 AggregateStage::AggregateStage(const WorkerConfig& config, std::int32_t partitions,
-                               WorkerMetrics& metrics, RecordSink& sink,
-                               kafka::Producer& producer)
+                               WorkerMetrics& metrics, RecordSink& sink, kafka::Producer& producer)
     : config_(config),
       partitions_(partitions),
       repartition_topic_(config.topics.repartition()),
@@ -32,7 +31,7 @@ Failure AggregateStage::assign(const rd_kafka_topic_partition_list_t& partitions
       log::get("worker")->info("task {} assigned: store {}", tp.partition,
                                task_store_dir(config_, id).string());
       restorer_.start(*task);
-      tasks_[tp.partition] = std::move(task);
+      tasks_[id] = std::move(task);
     } catch (const std::exception& e) {
       return "cannot open the store of task " + std::to_string(tp.partition) + ": " + e.what();
     }
@@ -65,7 +64,7 @@ Failure AggregateStage::restore_step(rd_kafka_t* consumer, std::chrono::millisec
     const auto finished = restorer_.poll(std::chrono::milliseconds(50));
     WorkerMetrics::inc(metrics_.restored_records, restorer_.records_restored() - restored_before);
     for (const PartitionId partition : finished) {
-      if (auto failure = finish_restore(consumer, *tasks_.at(partition.value), timeout)) {
+      if (auto failure = finish_restore(consumer, *tasks_.at(partition), timeout)) {
         return failure;
       }
     }
@@ -104,13 +103,12 @@ Failure AggregateStage::finish_restore(rd_kafka_t* consumer, AggregateTask& task
 }
 
 void AggregateStage::revoke(PartitionId partition) {
-  auto it = tasks_.find(partition.value);
+  auto it = tasks_.find(partition);
   if (it == tasks_.end()) return;
   restorer_.cancel(partition);
   const auto status = it->second->store().close();
   if (!status.ok()) {
-    log::get("worker")->error("task {}: closing its store: {}", partition.value,
-                              status.ToString());
+    log::get("worker")->error("task {}: closing its store: {}", partition.value, status.ToString());
   }
   tasks_.erase(it);
   metrics_.assigned_tasks.store(static_cast<std::int64_t>(tasks_.size()));
@@ -118,7 +116,7 @@ void AggregateStage::revoke(PartitionId partition) {
 }
 
 Failure AggregateStage::process(const rd_kafka_message_t& message) {
-  auto it = tasks_.find(message.partition);
+  auto it = tasks_.find(PartitionId{message.partition});
   // Revoked, or fetched before the partition was paused for restoring.
   if (it == tasks_.end() || it->second->restoring()) return std::nullopt;
   AggregateTask& task = *it->second;
@@ -157,7 +155,7 @@ Failure AggregateStage::process(const rd_kafka_message_t& message) {
 }
 
 bool AggregateStage::reached_end(PartitionId partition, Offset end) {
-  auto it = tasks_.find(partition.value);
+  auto it = tasks_.find(partition);
   if (it == tasks_.end() || it->second->restoring()) return false;
   const auto next = it->second->next_offset();
   if (!next || !(*next < end)) return false;
@@ -171,7 +169,7 @@ Failure AggregateStage::build(std::vector<TaskCommit>& out) {
     // The windows' new values, read from the store once per changed window.
     CommitResult result = task->aggregator().commit(task->store());
     if (!task->store().read_status().ok()) {
-      return "task " + std::to_string(partition) +
+      return "task " + std::to_string(partition.value) +
              ": reading its store: " + task->store().read_status().ToString();
     }
     for (const Rollup& rollup : result.rollups) {
@@ -190,13 +188,13 @@ Failure AggregateStage::build(std::vector<TaskCommit>& out) {
     WorkerMetrics::inc(metrics_.changelog_records, changelog.size());
     for (const auto& record : changelog) {
       sink_.produce({changelog_topic_,
-                     partition,
+                     partition.value,
                      record.key,
                      record.value ? record.value->data() : nullptr,
                      record.value ? record.value->size() : 0,
                      {}});
     }
-    out.push_back({PartitionId{partition}, std::move(result), task->next_offset()});
+    out.push_back({partition, std::move(result), task->next_offset()});
   }
   return std::nullopt;
 }
@@ -204,7 +202,7 @@ Failure AggregateStage::build(std::vector<TaskCommit>& out) {
 Failure AggregateStage::apply(std::vector<TaskCommit>& commit) {
   for (auto& [partition, result, next_offset] : commit) {
     // Tasks are revoked only once the commit in flight has completed.
-    const auto it = tasks_.find(partition.value);
+    const auto it = tasks_.find(partition);
     if (it == tasks_.end()) continue;
     AggregateTask& task = *it->second;
     state::TaskCheckpoint checkpoint = task.store().checkpoint();
@@ -230,15 +228,15 @@ Failure AggregateStage::apply(std::vector<TaskCommit>& commit) {
 void AggregateStage::add_offsets(rd_kafka_topic_partition_list_t& offsets) const {
   for (const auto& [partition, task] : tasks_) {
     if (task->restoring() || !task->next_offset()) continue;
-    rd_kafka_topic_partition_list_add(&offsets, repartition_topic_.c_str(), partition)->offset =
-        task->next_offset()->value;
+    rd_kafka_topic_partition_list_add(&offsets, repartition_topic_.c_str(), partition.value)
+        ->offset = task->next_offset()->value;
   }
 }
 
 std::map<std::int32_t, Offset> AggregateStage::durable_offsets() const {
   std::map<std::int32_t, Offset> durable;
   for (const auto& [partition, task] : tasks_) {
-    if (task->durable_offset()) durable[partition] = *task->durable_offset();
+    if (task->durable_offset()) durable[partition.value] = *task->durable_offset();
   }
   return durable;
 }
@@ -247,8 +245,8 @@ void AggregateStage::rewind(rd_kafka_topic_partition_list_t& positions) {
   for (auto& [partition, task] : tasks_) {
     if (task->restoring()) continue;  // its position is set when the restore finishes
     task->rollback();
-    rd_kafka_topic_partition_list_add(&positions, repartition_topic_.c_str(), partition)->offset =
-        task->durable_offset() ? task->durable_offset()->value : RD_KAFKA_OFFSET_INVALID;
+    rd_kafka_topic_partition_list_add(&positions, repartition_topic_.c_str(), partition.value)
+        ->offset = task->durable_offset() ? task->durable_offset()->value : RD_KAFKA_OFFSET_INVALID;
   }
 }
 
@@ -270,13 +268,14 @@ void AggregateStage::report(rd_kafka_t* consumer, StatusSnapshot& s) const {
     std::int64_t high = 0;
     // Cached from the last fetch: no broker round trip.
     const auto next = task->next_offset();
-    if (next && rd_kafka_get_watermark_offsets(consumer, repartition_topic_.c_str(), partition,
-                                               &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (next &&
+        rd_kafka_get_watermark_offsets(consumer, repartition_topic_.c_str(), partition.value, &low,
+                                       &high) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       s.consumer_lag.push_back(
-          {repartition_topic_, partition, std::max<std::int64_t>(0, high - next->value)});
+          {repartition_topic_, partition.value, std::max<std::int64_t>(0, high - next->value)});
     }
     if (const auto watermark = task->aggregator().durable_progress().watermark) {
-      s.task_watermarks.push_back({partition, watermark->value});
+      s.task_watermarks.push_back({partition.value, watermark->value});
     }
     s.store_estimated_keys += task->store().estimated_keys();
     s.store_memory_bytes += task->store().memory_bytes();
@@ -290,7 +289,7 @@ HttpAnswer AggregateStage::answer_query(const RollupQuery& query) {
   nlohmann::ordered_json body = {{"process_name", query.process_name},
                                  {"process_activity", query.process_activity},
                                  {"partition", partition.value}};
-  const auto it = tasks_.find(partition.value);
+  const auto it = tasks_.find(partition);
   if (it == tasks_.end()) {
     body["error"] = "partition " + std::to_string(partition.value) +
                     " of this key is not assigned to this worker";

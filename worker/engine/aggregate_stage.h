@@ -102,7 +102,7 @@ class AggregateStage {
   kafka::Producer& producer_;
   RollupFormatter rollup_formatter_;
   ChangelogRestorer restorer_;
-  std::map<std::int32_t, std::unique_ptr<AggregateTask>> tasks_;
+  std::map<PartitionId, std::unique_ptr<AggregateTask>> tasks_;
 };
 
 }  // namespace auditor

@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "worker/kafka/client.h"
 #include "worker/common/log.h"
+#include "worker/kafka/client.h"
 
 namespace auditor {
 

@@ -45,7 +45,6 @@ kafka::Properties worker_consumer_properties(const WorkerConfig& config) {
   return props;
 }
 
-
 kafka::Properties worker_producer_properties(const WorkerConfig& config) {
   kafka::Properties props = {
       {"client.id", config.topics.application_id + "-producer"},

@@ -3,12 +3,12 @@
 #include <string>
 #include <utility>
 
-#include "worker/common/cli_options.h"
-#include "worker/common/stop_signal.h"
 #include "worker/commands.h"
+#include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
-#include "worker/engine/worker.h"
+#include "worker/common/stop_signal.h"
 #include "worker/engine/options.h"
+#include "worker/engine/worker.h"
 
 namespace auditor::commands {
 namespace {

@@ -67,9 +67,9 @@ enum class AfterCommit : std::uint8_t {
 };
 
 struct CommitLimits {
-  DurationMs interval{1'000};                       // --commit-interval
-  std::size_t max_pending_entries = 500'000;        // pending aggregates: commit early
-  std::size_t max_deferred_bytes = 64U << 20U;      // deferred while a commit is in flight
+  DurationMs interval{1'000};                   // --commit-interval
+  std::size_t max_pending_entries = 500'000;    // pending aggregates: commit early
+  std::size_t max_deferred_bytes = 64U << 20U;  // deferred while a commit is in flight
 };
 
 class CommitCycle {
@@ -149,7 +149,7 @@ class CommitCycle {
   CommitPhase phase_ = CommitPhase::kIdle;
   bool dirty_ = false;
   std::size_t deferred_bytes_ = 0;
-  ClockMs next_seal_;  // when the commit interval is up
+  ClockMs next_seal_;               // when the commit interval is up
   bool stopped_in_flight_ = false;  // stopped while a commit was in flight
 };
 

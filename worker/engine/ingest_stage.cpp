@@ -34,16 +34,15 @@ kafka::Error IngestStage::assign(rd_kafka_t* consumer, rd_kafka_topic_partition_
     }
   }
   if (committed->cnt == 0) return {};
-  const auto err =
-      rd_kafka_committed(consumer, committed.get(), static_cast<int>(timeout.count()));
+  const auto err = rd_kafka_committed(consumer, committed.get(), static_cast<int>(timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return kafka::Error::from(err, "reading the committed input offsets");
   }
   for (int i = 0; i < committed->cnt; ++i) {
     const rd_kafka_topic_partition_t& tp = committed->elems[i];
     resume(tp.partition, tp, now);
-    auto* assigned = rd_kafka_topic_partition_list_find(partitions, config_.topics.input.c_str(),
-                                                        tp.partition);
+    auto* assigned =
+        rd_kafka_topic_partition_list_find(partitions, config_.topics.input.c_str(), tp.partition);
     if (assigned != nullptr && tp.offset >= 0) assigned->offset = tp.offset;
   }
   return {};

@@ -17,9 +17,9 @@ struct WorkerMetrics {
   Counter input_records{0};                            // stage 1 records consumed
   Counter valid_ticks{0};                              // stage 1 ticks accepted
   std::array<Counter, kInvalidReasonCount> invalid{};  // by InvalidReason
-  Counter repartition_records_out{0};        // pre-aggregates and watermarks
-  Counter watermarks_out{0};                 // watermark records (one per task per change)
-  Counter repartition_records_in{0};         // stage 2 records consumed
+  Counter repartition_records_out{0};                  // pre-aggregates and watermarks
+  Counter watermarks_out{0};          // watermark records (one per task per change)
+  Counter repartition_records_in{0};  // stage 2 records consumed
   // Ticks (stage 1) and pre-aggregates (stage 2, after an idle partition woke up) late for
   // at least one window.
   Counter late_records{0};

@@ -1,11 +1,11 @@
 #include "worker/engine/options.h"
 
-#include "worker/common/application_options.h"
-#include "worker/kafka/options.h"
-
 #include <array>
 #include <set>
 #include <string_view>
+
+#include "worker/common/application_options.h"
+#include "worker/kafka/options.h"
 
 namespace auditor {
 namespace {
@@ -115,7 +115,8 @@ WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origi
     throw ConfigError(label("commit-interval") + ": must be between 10ms and 1m");
   }
   c.idle_timeout = parse_duration_option(label("idle-timeout"), text(v, "idle-timeout"));
-  if (c.idle_timeout.value < 100) throw ConfigError(label("idle-timeout") + ": must be at least 100ms");
+  if (c.idle_timeout.value < 100)
+    throw ConfigError(label("idle-timeout") + ": must be at least 100ms");
   c.state_retention = parse_duration_option(label("state-retention"), text(v, "state-retention"));
   c.rollup_retention =
       parse_duration_option(label("rollup-retention"), text(v, "rollup-retention"));

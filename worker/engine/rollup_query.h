@@ -1,5 +1,8 @@
 // Interactive queries (`GET /rollups`): parsing the request, and the mailbox through which
-// HTTP threads ask the worker thread, which alone may touch the task stores.
+// HTTP threads ask the worker thread. Only the worker thread opens, closes and writes the
+// task stores; reading them through the mailbox keeps a query from ever meeting a store
+// that is being closed by a revocation (state/task_store.h allows concurrent reads, not
+// reads during close()).
 #pragma once
 
 #include <chrono>
@@ -54,7 +57,7 @@ class QueryMailbox {
   std::mutex mutex_;
   std::condition_variable answered_;
   std::deque<std::shared_ptr<Pending>> waiting_;
-  bool has_waiting_ = false;  // guarded by mutex_; read racily only as a hint
+  bool has_waiting_ = false;  // guarded by mutex_
 };
 
 }  // namespace auditor

@@ -16,8 +16,7 @@ std::int32_t provision_topics(rd_kafka_t* client, const WorkerConfig& config,
   const std::string changelog = config.topics.changelog();
   std::int32_t partitions = 0;
   const auto& t = config.topics;
-  const std::vector<std::string> names = {t.input, repartition, changelog, t.output,
-                                          t.dlq};
+  const std::vector<std::string> names = {t.input, repartition, changelog, t.output, t.dlq};
   auto counts = kafka::partition_counts(client, names, timeout);
   std::vector<kafka::TopicSpec> missing;
   if (!counts.contains(t.input)) {

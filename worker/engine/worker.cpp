@@ -104,7 +104,8 @@ void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
   joined_ = true;
-  if (const auto error = ingest_->assign(consumer_.get(), partitions, loop_now_, kBlockingTimeout)) {
+  if (const auto error =
+          ingest_->assign(consumer_.get(), partitions, loop_now_, kBlockingTimeout)) {
     fail(error.message());
     return;
   }

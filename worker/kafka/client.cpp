@@ -3,8 +3,8 @@
 #include <array>
 #include <stdexcept>
 
-#include "worker/kafka/callback_invoker.h"
 #include "worker/common/log.h"
+#include "worker/kafka/callback_invoker.h"
 
 namespace auditor::kafka {
 namespace {

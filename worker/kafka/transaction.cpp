@@ -3,7 +3,6 @@
 #include <stdexcept>
 #include <thread>
 
-
 namespace auditor {
 
 OutputTransaction::OutputTransaction(kafka::Producer& producer, rd_kafka_t* consumer,

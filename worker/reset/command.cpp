@@ -18,15 +18,15 @@
 // stays consistent; running the same reset again finishes the job.
 #include <iostream>
 
-#include "worker/common/cli_options.h"
 #include "worker/commands.h"
+#include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
-#include "worker/kafka/client.h"
 #include "worker/common/log.h"
+#include "worker/kafka/client.h"
 #include "worker/kafka/group_admin.h"
+#include "worker/kafka/topic_admin.h"
 #include "worker/reset/options.h"
 #include "worker/reset/plan.h"
-#include "worker/kafka/topic_admin.h"
 
 namespace auditor::commands {
 namespace {

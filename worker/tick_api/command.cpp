@@ -9,15 +9,15 @@
 #include <chrono>
 #include <thread>
 
-#include "worker/common/cli_options.h"
-#include "worker/kafka/options.h"
 #include "worker/commands.h"
+#include "worker/common/cli_options.h"
 #include "worker/common/log.h"
 #include "worker/http/server.h"
+#include "worker/kafka/options.h"
+#include "worker/kafka/topic_admin.h"
 #include "worker/tick_api/metrics.h"
 #include "worker/tick_api/producer.h"
 #include "worker/tick_api/validation.h"
-#include "worker/kafka/topic_admin.h"
 
 namespace auditor::commands {
 namespace {

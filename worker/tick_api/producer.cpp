@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <condition_variable>
 
+#include "worker/common/log.h"
 #include "worker/kafka/callback_invoker.h"
 #include "worker/kafka/client.h"
-#include "worker/common/log.h"
+#include "worker/kafka/error.h"
 
 namespace auditor::tick_api {
 namespace {
@@ -145,10 +146,9 @@ void TransactionalProducer::reset() {
                                    {"message.timeout.ms", std::to_string(timeout_.count())}}));
 }
 
-SendResult TransactionalProducer::fail(const std::string& what, rd_kafka_error_t* error) {
-  const kafka::ErrorPtr owned(error);
-  SendResult result{false, what + ": " + rd_kafka_error_string(error)};
-  if (rd_kafka_error_is_fatal(error)) {
+SendResult TransactionalProducer::fail(const kafka::Error& error) {
+  SendResult result{false, error.message()};
+  if (error.fatal()) {
     log::get("tick-api")->error("{}; starting a new transactional producer", result.error);
     reset();
   }
@@ -163,17 +163,21 @@ SendResult TransactionalProducer::send(const std::vector<Record>& records) {
   rd_kafka_poll(rk, 0);
   if (!initialized_) {
     // Lazily, so the API starts (and answers 503) while the broker is away.
-    if (auto* e = rd_kafka_init_transactions(rk, remaining_ms(deadline))) {
-      return fail("init_transactions", e);
+    if (auto error = kafka::Error::from(
+            kafka::ErrorPtr(rd_kafka_init_transactions(rk, remaining_ms(deadline))),
+            "init_transactions")) {
+      return fail(error);
     }
     initialized_ = true;
   }
-  if (auto* e = rd_kafka_begin_transaction(rk)) return fail("begin_transaction", e);
+  if (auto error = kafka::Error::from(kafka::ErrorPtr(rd_kafka_begin_transaction(rk)),
+                                      "begin_transaction")) {
+    return fail(error);
+  }
   for (const auto& record : records) {
     if (const auto err = enqueue(rk, topic_, record, nullptr, deadline)) {
-      if (auto* e = rd_kafka_abort_transaction(rk, remaining_ms(deadline) + 1000)) {
-        const kafka::ErrorPtr owned(e);
-        reset();
+      if (kafka::ErrorPtr(rd_kafka_abort_transaction(rk, remaining_ms(deadline) + 1000))) {
+        reset();  // the abort failed: a new producer fences this one's transaction
       }
       return {false, "produce: " + kafka::error_text(err)};
     }

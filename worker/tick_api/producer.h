@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "worker/common/config.h"
+#include "worker/kafka/error.h"
 #include "worker/kafka/handles.h"
 
 namespace auditor::tick_api {
@@ -74,7 +75,8 @@ class TransactionalProducer {
 
  private:
   void reset();  // a fresh producer, after a fatal error or an unknown outcome
-  [[nodiscard]] SendResult fail(const std::string& what, rd_kafka_error_t* error);
+  // A failed transactional call: a fatal error replaces the producer.
+  [[nodiscard]] SendResult fail(const kafka::Error& error);
 
   KafkaSettings settings_;
   std::string topic_;

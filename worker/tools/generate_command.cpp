@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "topology/duration.h"
+#include "worker/commands.h"
 #include "worker/common/cli_options.h"
+#include "worker/common/log.h"
 #include "worker/common/stop_signal.h"
 #include "worker/kafka/options.h"
-#include "worker/commands.h"
-#include "worker/common/log.h"
 #include "worker/kafka/producer.h"
 #include "worker/kafka/topic_admin.h"
 #include "worker/tools/zipf_sampler.h"

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "worker/common/cli_options.h"
-#include "worker/common/stop_signal.h"
-#include "worker/kafka/options.h"
 #include "worker/commands.h"
-#include "worker/kafka/client.h"
+#include "worker/common/cli_options.h"
 #include "worker/common/log.h"
+#include "worker/common/stop_signal.h"
+#include "worker/kafka/client.h"
+#include "worker/kafka/options.h"
 #include "worker/kafka/topic_admin.h"
 
 namespace auditor::commands {
