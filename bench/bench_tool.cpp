@@ -343,12 +343,13 @@ int cmd_load(const Args& a) {
                                      std::string(tick.process_activity));
       if (it == key_index.end()) fail("load: parsed an unknown key from " + value);
       count_sum += tick.count;
-      std::optional<std::int64_t>& time_before = partition_time[static_cast<std::size_t>(partition)];
+      std::optional<std::int64_t>& time_before =
+          partition_time[static_cast<std::size_t>(partition)];
       bool late_somewhere = false;
       for (std::size_t w = 0; w < windows.size(); ++w) {
         const std::int64_t size = windows.windows()[w].size.value;
-        const auto start = auditor::window_start(auditor::EventTime{event_time},
-                                                 windows.windows()[w].size);
+        const auto start =
+            auditor::window_start(auditor::EventTime{event_time}, windows.windows()[w].size);
         if (time_before && *time_before >= start.value + size + grace_ms) {
           late_somewhere = true;
           continue;
