@@ -19,7 +19,7 @@
 #include <cctype>
 #include <iostream>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace auditor::it {
 namespace {

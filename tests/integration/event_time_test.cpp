@@ -30,7 +30,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace auditor::it {
 namespace {

@@ -21,7 +21,7 @@
 #include <optional>
 #include <set>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace auditor::it {
 namespace {
@@ -65,13 +65,15 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
   keys.resize(12);
   ExpectedRollups expected;
   const auto ticks = random_ticks(keys, kTicks, kPartitions, base, 30 * kMinute, seed, expected);
-  const std::vector<std::string> invalid = {"not json", "{}", R"({"process_name":"auth"})",
-                                            R"({"process_name":"auth","process_activity":"login","count":"x"})"};
+  const std::vector<std::string> invalid = {
+      "not json", "{}", R"({"process_name":"auth"})",
+      R"({"process_name":"auth","process_activity":"login","count":"x"})"};
   {
     test::Producer producer;
     for (const auto& t : ticks) producer.send(cfg.input_topic, t);
     int i = 0;
-    for (const auto& v : invalid) producer.send(cfg.input_topic, {i++ % kPartitions, std::nullopt, v, 0});
+    for (const auto& v : invalid)
+      producer.send(cfg.input_topic, {i++ % kPartitions, std::nullopt, v, 0});
     producer.flush(deadline_in(30s));
   }
 
@@ -101,7 +103,8 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
                          << worker_report(*worker);
   EXPECT_TRUE(view.violations().empty()) << first_lines(view.violations());
   const auto differences = view.diff(expected);
-  ASSERT_TRUE(differences.empty()) << "run 1 differs from brute force:\n" << first_lines(differences);
+  ASSERT_TRUE(differences.empty()) << "run 1 differs from brute force:\n"
+                                   << first_lines(differences);
 
   // The sentinels must be consumed too, so the replay reads exactly the same input.
   ASSERT_TRUE(wait_for([&] { return input_consumed(cfg, kPartitions); }, deadline_in(60s), *worker))
@@ -123,9 +126,10 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
 
   const auto stop_started = Clock::now();
   ASSERT_EQ(stop_worker(*worker, 10s), "") << "run 1 must exit 0 within 10 s of SIGTERM";
-  std::cerr << "run 1 stopped in "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stop_started).count()
-            << " ms\n";
+  std::cerr
+      << "run 1 stopped in "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stop_started).count()
+      << " ms\n";
 
   // Run 1's latest value of every window, as bytes, from the raw output.
   std::optional<test::TopicReader> raw_holder;
@@ -165,11 +169,13 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
     std::cerr << dry.report << "\n";
     EXPECT_EQ(test::committed_offsets(cfg.app_id, cfg.input_topic, kPartitions), committed_before)
         << "dry run moved the input offsets";
-    EXPECT_EQ(count_files(cfg.state_dir / cfg.app_id), files_before) << "dry run touched local state";
+    EXPECT_EQ(count_files(cfg.state_dir / cfg.app_id), files_before)
+        << "dry run touched local state";
     EXPECT_EQ(test::end_offsets(changelog, kPartitions), changelog_end_before)
         << "dry run touched the changelog";
     const auto rep = test::consume_all(repartition, {.idle = 1500ms, .deadline = deadline_in(15s)});
-    std::cerr << "repartition topic holds " << rep.size() << " readable records after the dry run\n";
+    std::cerr << "repartition topic holds " << rep.size()
+              << " readable records after the dry run\n";
   }
 
   // ---- reset for real ----
@@ -209,7 +215,8 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
                              std::to_string(r.offset));
         continue;
       }
-      if (second_finals[*r.key] > 0) violations.push_back("record after final: " + *r.key + " = " + *r.value);
+      if (second_finals[*r.key] > 0)
+        violations.push_back("record after final: " + *r.key + " = " + *r.value);
       second_latest[*r.key] = *r.value;
       if (is_final_value(*r.value) && ++second_finals[*r.key] > 1) {
         violations.push_back("second final: " + *r.key);
@@ -235,7 +242,8 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
                         << input_consumed(cfg, kPartitions) << "\n"
                         << worker_report(*replay);
   std::cerr << "replay: " << replay_records << " output records, all final after "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - replay_started).count()
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - replay_started)
+                   .count()
             << " ms\n";
   EXPECT_TRUE(violations.empty()) << first_lines(violations);
 
@@ -254,15 +262,17 @@ TEST(Replay, ResetToEarliestRepublishesByteIdenticalFinalRollups) {
 
   // The invalid records were dead-lettered once per run: twice in all.
   const auto dead = test::consume_all(
-      cfg.dlq_topic, {.idle = 2000ms,
-                      .until = [&](const std::vector<Record>& r) { return r.size() >= 2 * invalid.size(); },
-                      .deadline = deadline_in(20s)});
+      cfg.dlq_topic,
+      {.idle = 2000ms,
+       .until = [&](const std::vector<Record>& r) { return r.size() >= 2 * invalid.size(); },
+       .deadline = deadline_in(20s)});
   EXPECT_EQ(dead.size(), 2 * invalid.size()) << "dead letters after the replay";
 
   EXPECT_EQ(stop_worker(*replay, 10s), "");
-  std::cerr << "test took "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_started).count()
-            << " ms\n";
+  std::cerr
+      << "test took "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - test_started).count()
+      << " ms\n";
   raw_holder.reset();
   view_holder.reset();
   if (HasFailure()) {

@@ -16,7 +16,7 @@
 #include <iostream>
 #include <thread>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace auditor::it {
 namespace {

@@ -16,9 +16,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// <build>/tests/robustness/work (the harness's work dir of robustness_tests).
 const std::filesystem::path& work_dir() {
-  static const std::filesystem::path dir = AUDITOR_RB_WORK_DIR;
-  return dir;
+  return it::work_dir();
 }
 
 std::filesystem::path binary() {

@@ -2,7 +2,7 @@
 // application, a paced producer of random ticks (with the brute-force model), what the
 // replicas' logs say (assignments, restores), and the closing comparison.
 //
-// Builds on the integration harness (tests/integration/harness.h): the brute-force model
+// Builds on the harness (tests/support/harness.h): the brute-force model
 // (ExpectedRollups), sentinels, RollupView and the output checks come from there.
 #pragma once
 
@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 namespace auditor::rb {
 

@@ -11,9 +11,9 @@
 #include <thread>
 
 #include "topology/windows.h"
-#include "worker/engine/metrics.h"
-#include "worker/engine/rollup_query.h"
-#include "worker/engine/status_board.h"
+#include "worker/stages/metrics.h"
+#include "worker/stages/rollup_query.h"
+#include "worker/stages/status_board.h"
 
 namespace httplib {
 class Server;

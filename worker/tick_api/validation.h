@@ -4,7 +4,7 @@
 //
 // The rules are DESIGN.md's input rules (the same limits as topology/tick_parser.h): names
 // are non-empty UTF-8 strings of at most 256 bytes, count an integer in [1, 1e9], default 1.
-// Anything the API accepts, the worker accepts (checked by tests/api/tick_api_validation_test).
+// Anything the API accepts, the worker accepts (checked by tests/unit/worker_tick_api_validation_test).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // A bounded load run on loopback: N keep-alive connections POST /tick for a fixed time,
 // then the worker's rollups must add up to exactly the acknowledged ticks. Prints requests
-// per second and latency percentiles, and writes them to <build>/tests/api/load-report.txt.
+// per second and latency percentiles, and appends them to
+// <build>/tests/integration/work/load-report.txt.
 //
 // Length and connections come from AUDITOR_LOAD_SECONDS / AUDITOR_LOAD_CONNECTIONS, so
 // the same test is a short CI check (label integration) and a longer benchmark (bench).
@@ -11,7 +12,7 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/api/api_harness.h"
+#include "tests/support/services.h"
 
 namespace auditor::api_test {
 namespace {

@@ -1,4 +1,4 @@
-#include "worker/engine/repartition_purger.h"
+#include "worker/stages/repartition_purger.h"
 
 #include "worker/common/log.h"
 

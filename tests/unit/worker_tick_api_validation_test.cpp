@@ -1,11 +1,10 @@
 // Tick API validation without a broker: FastAPI-style errors, and the contract that every
 // tick the API accepts is accepted by the worker's parser (topology/tick_parser.h), byte
 // for byte as it is produced.
-#include "worker/tick_api/validation.h"
-
 #include <gtest/gtest.h>
 
 #include "topology/tick_parser.h"
+#include "worker/tick_api/validation.h"
 
 namespace auditor::tick_api {
 namespace {

@@ -1,7 +1,9 @@
 // `auditor dashboard` after a real run: ticks -> worker -> rollup topic -> dashboard. The
 // page, rendered by headless Chromium, shows the same top counts as `auditor rollups`
 // for the current and previous window of each size, final and open windows marked; its
-// event stream pushes a change without a reload. Saves a screenshot in the build tree.
+// event stream pushes a change without a reload; /metrics is strict Prometheus text
+// (tests/support/prometheus_text.h). Saves a screenshot in the build tree
+// (<build>/tests/integration/work/dashboard.png).
 #include <gtest/gtest.h>
 
 #include <ctime>
@@ -9,7 +11,8 @@
 #include <regex>
 #include <thread>
 
-#include "tests/api/api_harness.h"
+#include "tests/support/prometheus_text.h"
+#include "tests/support/services.h"
 
 namespace auditor::api_test {
 namespace {
@@ -219,6 +222,17 @@ TEST(Dashboard, ShowsTheSameTopCountsAsRollupsAndUpdatesLive) {
     ASSERT_LT(Clock::now(), caught_up_by) << dash.process->log_tail();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+
+  // /metrics says so too, as strict Prometheus text that follows the naming conventions.
+  const auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("auditor_dashboard_caught_up 1\n"), std::string::npos)
+      << metrics->body;
+  const test::Exposition exposition = test::parse_exposition(metrics->body);
+  EXPECT_TRUE(exposition.errors.empty()) << first_lines(exposition.errors) << metrics->body;
+  EXPECT_TRUE(test::naming_problems(exposition).empty())
+      << first_lines(test::naming_problems(exposition)) << metrics->body;
 
   const Tables expected = expected_tables(rollups_json(output), 10);
   ASSERT_EQ(expected.size(), 6U);  // 1m, 1h, 1d x current, previous

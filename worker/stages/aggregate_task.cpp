@@ -1,4 +1,4 @@
-#include "worker/engine/aggregate_task.h"
+#include "worker/stages/aggregate_task.h"
 
 namespace auditor {
 

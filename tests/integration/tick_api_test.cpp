@@ -1,12 +1,13 @@
 // `auditor tick-api` against the real broker: acknowledged calls land in the topic exactly
-// once, every invalid input answers 422 naming the field (and produces nothing), and a
-// batch is all or nothing.
+// once, every invalid input answers 422 naming the field (and produces nothing), a batch is
+// all or nothing, and /metrics is strict Prometheus text (tests/support/prometheus_text.h).
 #include <gtest/gtest.h>
 
 #include <set>
 #include <thread>
 
-#include "tests/api/api_harness.h"
+#include "tests/support/prometheus_text.h"
+#include "tests/support/services.h"
 
 namespace auditor::api_test {
 namespace {
@@ -331,6 +332,11 @@ TEST_F(TickApiTest, HealthAndMetrics) {
   EXPECT_NE(metrics->body.find("auditor_tick_api_ticks_produced_total 1\n"), std::string::npos);
   EXPECT_NE(metrics->body.find("auditor_tick_api_produce_latency_seconds_count 1\n"),
             std::string::npos);
+  // The whole body is strict Prometheus text and follows the naming conventions.
+  const test::Exposition exposition = test::parse_exposition(metrics->body);
+  EXPECT_TRUE(exposition.errors.empty()) << first_lines(exposition.errors) << metrics->body;
+  EXPECT_TRUE(test::naming_problems(exposition).empty())
+      << first_lines(test::naming_problems(exposition)) << metrics->body;
 }
 
 }  // namespace

@@ -19,7 +19,7 @@
 #include "state/changelog.h"
 #include "topology/types.h"
 #include "worker/common/config.h"
-#include "worker/engine/aggregate_task.h"
+#include "worker/stages/aggregate_task.h"
 #include "worker/kafka/handles.h"
 
 namespace auditor {

@@ -1,5 +1,7 @@
-// Shared pieces of the end-to-end tests: the brute-force model of the expected rollups,
-// tick payloads, a view of the output topic, the worker process, and the wait loops.
+// Shared pieces of the broker tests that run `auditor worker`: the brute-force model of the
+// expected rollups, tick payloads, a view of the output topic, the worker process, and the
+// wait loops. Used by tests/integration and tests/robustness (through replicas.h); built
+// once, into the auditor_test_harness library (tests/support/CMakeLists.txt).
 //
 // The model is written independently of topology/ (own window arithmetic, own RFC 3339
 // formatting, nlohmann for the canonical key) so a bug there cannot hide in both.
@@ -244,7 +246,12 @@ struct WorkerConfig {
 // The binary under test: $AUDITOR_BINARY, else the build's.
 [[nodiscard]] std::filesystem::path auditor_binary();
 
-// Starts `auditor worker`; its log goes to <build>/tests/integration/logs/<app id>-<run>.log.
+// Where the running test executable keeps worker logs, state dirs and other output: the
+// directory `work` next to the executable, e.g. <build>/tests/integration/work for
+// integration_tests and <build>/tests/robustness/work for robustness_tests.
+[[nodiscard]] const std::filesystem::path& work_dir();
+
+// Starts `auditor worker`; its log goes to <work>/logs/<app id>-run<run>.log.
 [[nodiscard]] std::unique_ptr<ChildProcess> start_worker(const WorkerConfig& config, int run);
 
 // Runs `auditor reset --to-earliest --delete-state` (with --dry-run when asked) for the

@@ -1,4 +1,4 @@
-#include "worker/engine/ingest_stage.h"
+#include "worker/stages/ingest_stage.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,8 +1,8 @@
 // The dashboard's store without a broker: latest value per window, tombstones, current vs
 // previous windows from the data, top ordering, pruning, and the chart series.
-#include "worker/dashboard/store.h"
-
 #include <gtest/gtest.h>
+
+#include "worker/dashboard/store.h"
 
 namespace auditor::dashboard {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/integration/harness.h"
+#include "tests/support/harness.h"
 
 #include <gtest/gtest.h>
 
@@ -54,12 +54,13 @@ std::int64_t millis_of(std::int64_t ms) {
   return ms - floor_div(ms, kSecond) * kSecond;
 }
 
+}  // namespace
+
 const std::filesystem::path& work_dir() {
-  static const std::filesystem::path dir = AUDITOR_IT_WORK_DIR;
+  static const std::filesystem::path dir =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "work";
   return dir;
 }
-
-}  // namespace
 
 std::string utc_text(std::int64_t ms) {
   std::string out = date_time(ms);

@@ -1,4 +1,4 @@
-#include "tests/api/api_harness.h"
+#include "tests/support/services.h"
 
 #include <csignal>
 #include <fstream>
@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "tests/support/harness.h"
 
 namespace auditor::api_test {
 namespace {
@@ -20,12 +22,15 @@ std::string read_file(const std::filesystem::path& path) {
 }  // namespace
 
 std::filesystem::path auditor_binary() {
-  const char* env = std::getenv("AUDITOR_BINARY");
-  return env != nullptr && *env != '\0' ? env : AUDITOR_BINARY;
+  return it::auditor_binary();
 }
 
 std::filesystem::path work_dir() {
-  return AUDITOR_API_WORK_DIR;
+  return it::work_dir();
+}
+
+std::string first_lines(const std::vector<std::string>& lines, std::size_t max) {
+  return it::first_lines(lines, max);
 }
 
 httplib::Client Service::client() const {

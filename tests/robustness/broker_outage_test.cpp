@@ -2,14 +2,16 @@
 // back to 200 once the broker returns; every acknowledged tick is in the topic exactly once.
 //
 // Runs against a second broker of its own (scripts/kafka.sh on other ports and another
-// state dir), so stopping it does not disturb the shared one other tests use.
+// state dir, <build>/tests/robustness/work/kafka-b unless $AUDITOR_API_KAFKA_B_HOME), so
+// stopping it does not disturb the shared one other tests use. Its first run downloads
+// that broker's jars, hence the 900 s timeout (tests/robustness/CMakeLists.txt).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <set>
 #include <thread>
 
-#include "tests/api/api_harness.h"
+#include "tests/support/services.h"
 
 namespace auditor::api_test {
 namespace {

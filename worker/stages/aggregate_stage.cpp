@@ -1,4 +1,4 @@
-#include "worker/engine/aggregate_stage.h"
+#include "worker/stages/aggregate_stage.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,10 +1,14 @@
-// Shared pieces of the tick API and dashboard tests: starting `auditor` subcommands on a
-// free port, HTTP helpers, and reading rollups the way `auditor rollups --json` prints them.
+// Shared pieces of the tick API and dashboard tests (tests/integration/tick_api_test.cpp,
+// dashboard_test.cpp, load_test.cpp; tests/robustness/broker_outage_test.cpp): starting
+// `auditor` subcommands on a free port, HTTP helpers, and reading rollups the way
+// `auditor rollups --json` prints them. Built once, into the auditor_test_harness library
+// (tests/support/CMakeLists.txt).
 #pragma once
 
 #include <httplib.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -23,7 +27,8 @@ using test::Clock;
 using test::Deadline;
 using test::deadline_in;
 
-// The binary under test ($AUDITOR_BINARY overrides) and where logs and screenshots go.
+// The binary under test ($AUDITOR_BINARY overrides) and where logs and screenshots go (the
+// same as harness.h's: <dir of the test executable>/work).
 [[nodiscard]] std::filesystem::path auditor_binary();
 [[nodiscard]] std::filesystem::path work_dir();
 
@@ -52,6 +57,9 @@ struct Service {
 
 // Percent-encodes a query parameter value (every byte but unreserved characters).
 [[nodiscard]] std::string url_encode(const std::string& value);
+
+// The first `max` lines of a list of problems, for assertion messages (harness.h's).
+[[nodiscard]] std::string first_lines(const std::vector<std::string>& lines, std::size_t max = 25);
 
 // Runs `auditor rollups --json` on `topic` and returns its lines, parsed.
 [[nodiscard]] std::vector<nlohmann::json> rollups_json(const std::string& topic);

@@ -1,4 +1,4 @@
-#include "worker/engine/rollup_query.h"
+#include "worker/stages/rollup_query.h"
 
 #include "topology/duration.h"
 #include "topology/event_time.h"

@@ -1,4 +1,4 @@
-#include "worker/engine/changelog_restorer.h"
+#include "worker/stages/changelog_restorer.h"
 
 #include <stdexcept>
 

@@ -24,12 +24,12 @@
 #include "topology/rollup_format.h"
 #include "topology/window_aggregator.h"
 #include "worker/common/config.h"
-#include "worker/engine/aggregate_task.h"
-#include "worker/engine/changelog_restorer.h"
-#include "worker/engine/metrics.h"
-#include "worker/engine/record_sink.h"
-#include "worker/engine/rollup_query.h"
-#include "worker/engine/status_board.h"
+#include "worker/stages/aggregate_task.h"
+#include "worker/stages/changelog_restorer.h"
+#include "worker/stages/metrics.h"
+#include "worker/stages/record_sink.h"
+#include "worker/stages/rollup_query.h"
+#include "worker/stages/status_board.h"
 #include "worker/kafka/producer.h"
 
 namespace auditor {
