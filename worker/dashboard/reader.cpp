@@ -6,6 +6,7 @@
 
 #include "worker/common/log.h"
 #include "worker/kafka/client.h"
+#include "worker/kafka/partition_list.h"
 #include "worker/kafka/topic_admin.h"
 
 namespace auditor::dashboard {
@@ -51,11 +52,8 @@ void read_rollups(const KafkaSettings& kafka, const std::string& topic, RollupSt
                                                   {"isolation.level", "read_committed"}}));
   const std::int32_t partitions = wait_for_topic(consumer.get(), topic, stop);
   if (partitions == 0) return;
-  kafka::TopicPartitionListPtr assignment(rd_kafka_topic_partition_list_new(partitions));
-  for (std::int32_t p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  }
+  kafka::TopicPartitionListPtr assignment =
+      kafka::all_partitions(topic, partitions, RD_KAFKA_OFFSET_BEGINNING);
   if (const auto err = rd_kafka_assign(consumer.get(), assignment.get())) {
     throw std::runtime_error("cannot assign " + topic + ": " + kafka::error_text(err));
   }

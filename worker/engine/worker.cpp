@@ -9,6 +9,7 @@
 #include "worker/engine/topic_provisioning.h"
 #include "worker/kafka/callback_invoker.h"
 #include "worker/kafka/client.h"
+#include "worker/kafka/partition_list.h"
 
 namespace auditor {
 namespace {
@@ -63,11 +64,9 @@ Worker::Worker(WorkerConfig config)
   ingest_ = std::make_unique<IngestStage>(config_, partitions_, metrics_, sink());
   aggregate_ = std::make_unique<AggregateStage>(config_, partitions_, metrics_, sink(), *producer_);
 
-  kafka::TopicPartitionListPtr topics(rd_kafka_topic_partition_list_new(2));
-  rd_kafka_topic_partition_list_add(topics.get(), config_.topics.input.c_str(),
-                                    RD_KAFKA_PARTITION_UA);
-  rd_kafka_topic_partition_list_add(topics.get(), config_.topics.repartition().c_str(),
-                                    RD_KAFKA_PARTITION_UA);
+  kafka::TopicPartitionListPtr topics = kafka::new_partition_list(2);
+  kafka::add_partition(*topics, config_.topics.input, PartitionId{RD_KAFKA_PARTITION_UA});
+  kafka::add_partition(*topics, config_.topics.repartition(), PartitionId{RD_KAFKA_PARTITION_UA});
   if (const auto err = rd_kafka_subscribe(consumer_.get(), topics.get())) {
     throw std::runtime_error("cannot subscribe: " + kafka::error_text(err));
   }
@@ -170,23 +169,25 @@ void Worker::dead_letter(const rd_kafka_message_t& source, std::string_view erro
 }
 
 void Worker::process(const rd_kafka_message_t& message) {
-  const bool input = config_.topics.input == rd_kafka_topic_name(message.rkt);
-  if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-    const PartitionId partition{message.partition};
-    const Offset end{message.offset};
-    if (input ? ingest_->reached_end(partition, end) : aggregate_->reached_end(partition, end)) {
-      cycle_.processed();
-    }
-    return;
-  }
   if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
     std::array<char, 512> reason{};
     rd_kafka_fatal_error(consumer_.get(), reason.data(), reason.size());
     fail(std::string("consumer: ") + reason.data());
     return;
   }
-  if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  // Errors other than the end of a partition need not name a topic (rkt may be null).
+  const bool at_end = message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+  if ((message.err != RD_KAFKA_RESP_ERR_NO_ERROR && !at_end) || message.rkt == nullptr) {
     log_consumer_error(message);
+    return;
+  }
+  const bool input = config_.topics.input == rd_kafka_topic_name(message.rkt);
+  if (at_end) {
+    const PartitionId partition{message.partition};
+    const Offset end{message.offset};
+    if (input ? ingest_->reached_end(partition, end) : aggregate_->reached_end(partition, end)) {
+      cycle_.processed();
+    }
     return;
   }
   cycle_.processed();

@@ -19,6 +19,7 @@
 #include "worker/common/log.h"
 #include "worker/engine/worker.h"
 #include "worker/kafka/client.h"
+#include "worker/kafka/partition_list.h"
 
 namespace auditor {
 namespace {
@@ -88,8 +89,8 @@ bool Worker::commit_ready() const {
 }
 
 kafka::TopicPartitionListPtr Worker::offsets_to_commit() const {
-  kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(
-      static_cast<int>(ingest_->partition_count() + aggregate_->task_count())));
+  kafka::TopicPartitionListPtr list = kafka::new_partition_list(
+      static_cast<int>(ingest_->partition_count() + aggregate_->task_count()));
   ingest_->add_offsets(*list);
   aggregate_->add_offsets(*list);
   return list;
@@ -194,7 +195,7 @@ void Worker::abort_and_rewind(const std::string& reason) {
 
 void Worker::rewind() {
   deferred_.clear();
-  kafka::TopicPartitionListPtr positions(rd_kafka_topic_partition_list_new(0));
+  kafka::TopicPartitionListPtr positions = kafka::new_partition_list();
   ingest_->list_partitions(*positions);
   if (positions->cnt > 0) {
     const auto err = rd_kafka_committed(consumer_.get(), positions.get(),

@@ -6,6 +6,7 @@
 
 #include "worker/kafka/client.h"
 #include "worker/kafka/handles.h"
+#include "worker/kafka/partition_list.h"
 #include "worker/kafka/topic_admin.h"
 
 namespace auditor::kafka {
@@ -58,15 +59,6 @@ EventPtr await_result(rd_kafka_queue_t* queue, Timeout timeout, const std::strin
     throw std::runtime_error(what + ": " + rd_kafka_event_error_string(event.get()));
   }
   return event;
-}
-
-TopicPartitionListPtr partition_list(const std::string& topic, std::int32_t partitions,
-                                     std::int64_t offset = RD_KAFKA_OFFSET_INVALID) {
-  TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
-  for (std::int32_t p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = offset;
-  }
-  return list;
 }
 
 void check_partitions(const rd_kafka_topic_partition_list_t* list, const std::string& what) {
@@ -133,7 +125,7 @@ std::map<std::int32_t, std::int64_t> committed_offsets(rd_kafka_t* client, const
   const std::string what = "reading the committed offsets of group " + group;
   QueuePtr queue(rd_kafka_queue_new(client));
   const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, timeout);
-  const auto list = partition_list(topic, partitions);
+  const auto list = all_partitions(topic, partitions, RD_KAFKA_OFFSET_INVALID);
   ListOffsetsPtr request(rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), list.get()));
   auto* raw = request.get();
   rd_kafka_ListConsumerGroupOffsets(client, &raw, 1, options.get(), queue.get());
@@ -178,7 +170,7 @@ std::map<std::int32_t, std::optional<std::int64_t>> offsets_at(rd_kafka_t* clien
                                                                EventTime time, Timeout timeout) {
   const std::string what = "looking up offsets by time in";
   // The query carries the timestamp in the offset field and answers in place.
-  auto list = partition_list(topic, partitions, time.value);
+  auto list = all_partitions(topic, partitions, time.value);
   const auto err = rd_kafka_offsets_for_times(client, list.get(), millis(timeout));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error(what + " " + topic + ": " + error_text(err));
@@ -199,7 +191,7 @@ std::map<std::int32_t, std::int64_t> delete_all_records(rd_kafka_t* client,
   QueuePtr queue(rd_kafka_queue_new(client));
   const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout, true);
   // RD_KAFKA_OFFSET_END: up to the end offset the broker sees when it executes the request.
-  const auto list = partition_list(topic, partitions, RD_KAFKA_OFFSET_END);
+  const auto list = all_partitions(topic, partitions, RD_KAFKA_OFFSET_END);
   DeleteRecordsPtr request(rd_kafka_DeleteRecords_new(list.get()));
   auto* raw = request.get();
   rd_kafka_DeleteRecords(client, &raw, 1, options.get(), queue.get());
@@ -224,7 +216,7 @@ void delete_group_offsets(rd_kafka_t* client, const std::string& group, const st
   const std::string what = "deleting the offsets of group " + group + " on";
   QueuePtr queue(rd_kafka_queue_new(client));
   const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS, timeout);
-  const auto list = partition_list(topic, partitions);
+  const auto list = all_partitions(topic, partitions, RD_KAFKA_OFFSET_INVALID);
   DeleteOffsetsPtr request(rd_kafka_DeleteConsumerGroupOffsets_new(group.c_str(), list.get()));
   auto* raw = request.get();
   rd_kafka_DeleteConsumerGroupOffsets(client, &raw, 1, options.get(), queue.get());
@@ -280,10 +272,9 @@ void alter_group_offsets(rd_kafka_t* client, const std::string& group,
   const std::string what = "committing offsets for group " + group;
   QueuePtr queue(rd_kafka_queue_new(client));
   const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, timeout);
-  TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
-  for (const auto& o : offsets) {
-    rd_kafka_topic_partition_list_add(list.get(), o.topic.c_str(), o.partition)->offset = o.offset;
-  }
+  TopicPartitionListPtr list = new_partition_list(static_cast<int>(offsets.size()));
+  for (const auto& o : offsets)
+    add_partition(*list, o.topic, PartitionId{o.partition}).offset = o.offset;
   AlterOffsetsPtr request(rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), list.get()));
   auto* raw = request.get();
   rd_kafka_AlterConsumerGroupOffsets(client, &raw, 1, options.get(), queue.get());

@@ -7,6 +7,7 @@
 #include "topology/repartition_record.h"
 #include "worker/common/log.h"
 #include "worker/kafka/client.h"
+#include "worker/kafka/partition_list.h"
 
 namespace auditor {
 
@@ -43,11 +44,11 @@ Failure AggregateStage::assign(const rd_kafka_topic_partition_list_t& partitions
 Failure AggregateStage::pause_restoring(rd_kafka_t* consumer,
                                         const rd_kafka_topic_partition_list_t& partitions) {
   // A task reads its repartition partition only once its store is restored.
-  kafka::TopicPartitionListPtr restoring(rd_kafka_topic_partition_list_new(0));
+  kafka::TopicPartitionListPtr restoring = kafka::new_partition_list();
   for (int i = 0; i < partitions.cnt; ++i) {
     if (repartition_topic_ == partitions.elems[i].topic) {
-      rd_kafka_topic_partition_list_add(restoring.get(), repartition_topic_.c_str(),
-                                        partitions.elems[i].partition);
+      kafka::add_partition(*restoring, repartition_topic_,
+                           PartitionId{partitions.elems[i].partition});
     }
   }
   if (restoring->cnt == 0) return std::nullopt;
@@ -80,9 +81,9 @@ Failure AggregateStage::finish_restore(rd_kafka_t* consumer, AggregateTask& task
   // Resume at the group's committed offset: the changelog (now fully applied) holds
   // exactly the commits those offsets were committed with. Under at-least-once the store
   // may be ahead of the group offsets (it is written first): never go behind the store.
-  kafka::TopicPartitionListPtr position(rd_kafka_topic_partition_list_new(1));
-  auto* tp = rd_kafka_topic_partition_list_add(position.get(), repartition_topic_.c_str(),
-                                               task.partition().value);
+  kafka::TopicPartitionListPtr position = kafka::new_partition_list(1);
+  rd_kafka_topic_partition_t* tp =
+      &kafka::add_partition(*position, repartition_topic_, task.partition());
   const auto err = rd_kafka_committed(consumer, position.get(), static_cast<int>(timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return name + ": cannot read its committed offset: " + kafka::error_text(err);
@@ -228,8 +229,7 @@ Failure AggregateStage::apply(std::vector<TaskCommit>& commit) {
 void AggregateStage::add_offsets(rd_kafka_topic_partition_list_t& offsets) const {
   for (const auto& [partition, task] : tasks_) {
     if (task->restoring() || !task->next_offset()) continue;
-    rd_kafka_topic_partition_list_add(&offsets, repartition_topic_.c_str(), partition.value)
-        ->offset = task->next_offset()->value;
+    kafka::add_partition(offsets, repartition_topic_, partition, *task->next_offset());
   }
 }
 
@@ -245,8 +245,8 @@ void AggregateStage::rewind(rd_kafka_topic_partition_list_t& positions) {
   for (auto& [partition, task] : tasks_) {
     if (task->restoring()) continue;  // its position is set when the restore finishes
     task->rollback();
-    rd_kafka_topic_partition_list_add(&positions, repartition_topic_.c_str(), partition.value)
-        ->offset = task->durable_offset() ? task->durable_offset()->value : RD_KAFKA_OFFSET_INVALID;
+    kafka::add_partition(positions, repartition_topic_, partition,
+                         task->durable_offset().value_or(Offset{RD_KAFKA_OFFSET_INVALID}));
   }
 }
 

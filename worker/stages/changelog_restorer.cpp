@@ -4,6 +4,7 @@
 
 #include "worker/common/log.h"
 #include "worker/kafka/client.h"
+#include "worker/kafka/partition_list.h"
 
 namespace auditor {
 
@@ -41,8 +42,8 @@ void ChangelogRestorer::start(AggregateTask& task) {
   log::get("restore")->info("task {}: restoring from changelog offset {}", partition,
                             from ? std::to_string(from->value) + " (local store kept)"
                                  : std::string("0 (no local store)"));
-  kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition)->offset = start_at;
+  kafka::TopicPartitionListPtr list = kafka::new_partition_list(1);
+  kafka::add_partition(*list, topic_, PartitionId{partition}, Offset{start_at});
   kafka::ErrorPtr error(rd_kafka_incremental_assign(consumer_.get(), list.get()));
   if (error) {
     active_.erase(partition);
@@ -53,8 +54,8 @@ void ChangelogRestorer::start(AggregateTask& task) {
 
 void ChangelogRestorer::stop_reading(std::int32_t partition) {
   active_.erase(partition);
-  kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition);
+  kafka::TopicPartitionListPtr list = kafka::new_partition_list(1);
+  kafka::add_partition(*list, topic_, PartitionId{partition});
   kafka::ErrorPtr error(rd_kafka_incremental_unassign(consumer_.get(), list.get()));
   if (error) {
     log::get("restore")->warn("task {}: unassigning the changelog: {}", partition,

@@ -1,12 +1,10 @@
 #include "worker/stages/ingest_stage.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 
 #include "topology/repartition_record.h"
 #include "worker/common/log.h"
+#include "worker/kafka/partition_list.h"
 
 namespace auditor {
 
@@ -26,11 +24,11 @@ kafka::Error IngestStage::assign(rd_kafka_t* consumer, rd_kafka_topic_partition_
                                  ClockMs now, std::chrono::milliseconds timeout) {
   // The partition time is committed as the offset's metadata, in the same transaction.
   // Reading both here and assigning at exactly that offset keeps the two together.
-  kafka::TopicPartitionListPtr committed(rd_kafka_topic_partition_list_new(partitions->cnt));
+  kafka::TopicPartitionListPtr committed = kafka::new_partition_list(partitions->cnt);
   for (int i = 0; i < partitions->cnt; ++i) {
     if (config_.topics.input == partitions->elems[i].topic) {
-      rd_kafka_topic_partition_list_add(committed.get(), config_.topics.input.c_str(),
-                                        partitions->elems[i].partition);
+      kafka::add_partition(*committed, config_.topics.input,
+                           PartitionId{partitions->elems[i].partition});
     }
   }
   if (committed->cnt == 0) return {};
@@ -50,9 +48,8 @@ kafka::Error IngestStage::assign(rd_kafka_t* consumer, rd_kafka_topic_partition_
 
 void IngestStage::resume(std::int32_t partition, const rd_kafka_topic_partition_t& committed,
                          ClockMs now) {
-  const std::string_view metadata(static_cast<const char*>(committed.metadata),
-                                  committed.metadata != nullptr ? committed.metadata_size : 0);
-  const CommittedPartitionTime restored = decode_partition_time_metadata(metadata);
+  const CommittedPartitionTime restored =
+      decode_partition_time_metadata(kafka::metadata_of(committed));
   if (committed.offset >= 0 && !restored.recognised) {
     log::get("worker")->info(
         "input partition {}: the committed offset {} carries no partition time (moved by a "
@@ -180,21 +177,16 @@ std::size_t IngestStage::produce_commit(ClockMs now) {
 void IngestStage::add_offsets(rd_kafka_topic_partition_list_t& offsets) const {
   for (const auto& [partition, input] : inputs_) {
     if (!input.next) continue;
-    auto* tp = rd_kafka_topic_partition_list_add(&offsets, config_.topics.input.c_str(), partition);
-    tp->offset = input.next->value;
     // The partition time at exactly this offset: everything before it is in this commit.
-    // The list frees the metadata with free().
-    const std::string metadata = encode_partition_time_metadata(input.clock.time());
-    tp->metadata = std::malloc(metadata.size());
-    if (tp->metadata == nullptr) throw std::bad_alloc();
-    std::memcpy(tp->metadata, metadata.data(), metadata.size());
-    tp->metadata_size = metadata.size();
+    kafka::set_metadata(
+        kafka::add_partition(offsets, config_.topics.input, PartitionId{partition}, *input.next),
+        encode_partition_time_metadata(input.clock.time()));
   }
 }
 
 void IngestStage::list_partitions(rd_kafka_topic_partition_list_t& list) const {
   for (const auto& [partition, input] : inputs_) {
-    rd_kafka_topic_partition_list_add(&list, config_.topics.input.c_str(), partition);
+    kafka::add_partition(list, config_.topics.input, PartitionId{partition});
   }
 }
 

@@ -1,6 +1,7 @@
 #include "worker/stages/repartition_purger.h"
 
 #include "worker/common/log.h"
+#include "worker/kafka/partition_list.h"
 
 namespace auditor {
 
@@ -35,10 +36,10 @@ void RepartitionPurger::maybe_purge(const std::map<std::int32_t, Offset>& durabl
   if (now < next_purge_) return;
   next_purge_ = now + interval_;
 
-  kafka::TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(0));
+  kafka::TopicPartitionListPtr list = kafka::new_partition_list();
   for (const auto& [partition, offset] : durable) {
     if (purged_[partition] >= offset.value) continue;
-    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition)->offset = offset.value;
+    kafka::add_partition(*list, topic_, PartitionId{partition}, offset);
     purged_[partition] = offset.value;
   }
   if (list->cnt == 0) return;

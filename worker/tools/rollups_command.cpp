@@ -17,6 +17,7 @@
 #include "worker/common/stop_signal.h"
 #include "worker/kafka/client.h"
 #include "worker/kafka/options.h"
+#include "worker/kafka/partition_list.h"
 #include "worker/kafka/topic_admin.h"
 
 namespace auditor::commands {
@@ -97,11 +98,8 @@ int run_rollups(int argc, char** argv) {
     std::cerr << "auditor rollups: topic " << topic << " does not exist (is a worker running?)\n";
     return 1;
   }
-  kafka::TopicPartitionListPtr assignment(rd_kafka_topic_partition_list_new(counts.at(topic)));
-  for (std::int32_t p = 0; p < counts.at(topic); ++p) {
-    rd_kafka_topic_partition_list_add(assignment.get(), topic.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  }
+  kafka::TopicPartitionListPtr assignment =
+      kafka::all_partitions(topic, counts.at(topic), RD_KAFKA_OFFSET_BEGINNING);
   if (const auto err = rd_kafka_assign(consumer.get(), assignment.get())) {
     throw std::runtime_error("cannot assign " + topic + ": " + kafka::error_text(err));
   }
