@@ -1,7 +1,6 @@
 // `auditor dashboard`: a live ops page of the rollups. Reads the rollup topic into memory
 // (dashboard_reader), and serves one page (embedded in the binary: no file to deploy, no
 // script from the internet) that receives the view as server-sent events.
-#include <httplib.h>
 
 #include <atomic>
 #include <thread>
@@ -14,8 +13,8 @@
 #include "worker/dashboard/reader.h"
 #include "worker/dashboard/store.h"
 #include "worker/http/server.h"
+#include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
-#include "worker/kafka/topic_admin.h"
 
 namespace auditor::commands {
 namespace {
@@ -82,36 +81,33 @@ struct Stream {
   Clock::time_point last_write{};
 };
 
-void serve_events(httplib::Response& res, dashboard::RollupStore& store,
+void serve_events(web::Response& res, dashboard::RollupStore& store,
                   const std::atomic<bool>& stopping, std::atomic<int>& clients) {
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
+  res.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+  res.content_type = "text/event-stream";
   ++clients;
   auto stream = std::make_shared<Stream>();
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [&store, &stopping, stream](std::size_t /*offset*/, httplib::DataSink& sink) {
-        if (stopping.load() || !sink.is_writable()) return false;
-        // Short waits, so a stopping server is not held up by an idle stream.
-        const auto version = store.wait_for_change(stream->sent_version, std::chrono::seconds(1));
-        const auto now = Clock::now();
-        if (version != stream->sent_version) {
-          if (now - stream->last_write < kMinPushInterval) {
-            std::this_thread::sleep_for(kMinPushInterval - (now - stream->last_write));
-          }
-          const auto [current, text] = store.view();
-          const std::string event = "data: " + *text + "\n\n";
-          stream->sent_version = current;
-          stream->last_write = Clock::now();
-          return sink.write(event.data(), event.size());
-        }
-        if (now - stream->last_write >= kKeepAlive) {
-          stream->last_write = now;
-          return sink.write(": keep-alive\n\n", 14);
-        }
-        return true;
-      },
-      [&clients](bool /*success*/) { --clients; });
+  res.stream = [&store, &stopping, stream](web::StreamSink& sink) {
+    if (stopping.load()) return false;
+    // Short waits, so a stopping server is not held up by an idle stream.
+    const auto version = store.wait_for_change(stream->sent_version, std::chrono::seconds(1));
+    const auto now = Clock::now();
+    if (version != stream->sent_version) {
+      if (now - stream->last_write < kMinPushInterval) {
+        std::this_thread::sleep_for(kMinPushInterval - (now - stream->last_write));
+      }
+      const auto [current, text] = store.view();
+      stream->sent_version = current;
+      stream->last_write = Clock::now();
+      return sink.write("data: " + *text + "\n\n");
+    }
+    if (now - stream->last_write >= kKeepAlive) {
+      stream->last_write = now;
+      return sink.write(": keep-alive\n\n");
+    }
+    return true;
+  };
+  res.stream_done = [&clients] { --clients; };
 }
 
 // The page with the current view filled in. Inside a <script>, "</script>" or "<!--" in
@@ -158,26 +154,29 @@ int run_dashboard(int argc, char** argv) {
 
   dashboard::RollupStore store(o.view);
   std::atomic<int> clients{0};
-  httplib::Server server;
-  const int port = web::bind(server, o.host, o.port, "dashboard");
-  web::configure(server, o.threads);
-  server.Get("/", [&store](const auto& /*req*/, auto& res) {
-    res.set_header("Cache-Control", "no-cache");
-    res.set_content(page_with_view(*store.view().second), "text/html; charset=utf-8");
+  web::Server::Options http;
+  http.threads = o.threads;
+  http.internal_error_body = R"({"detail":"internal error"})";
+  web::Server server("dashboard", http);
+  const int port = server.bind(o.host, o.port);
+  server.get("/", [&store](const web::Request& /*req*/, web::Response& res) {
+    res.headers = {{"Cache-Control", "no-cache"}};
+    res.body = page_with_view(*store.view().second);
+    res.content_type = "text/html; charset=utf-8";
   });
-  server.Get("/api/view", [&store](const auto& /*req*/, auto& res) {
-    res.set_header("Cache-Control", "no-cache");
-    res.set_content(*store.view().second, "application/json");
+  server.get("/api/view", [&store](const web::Request& /*req*/, web::Response& res) {
+    res.headers = {{"Cache-Control", "no-cache"}};
+    res.body = *store.view().second;
   });
-  server.Get("/events", [&](const auto& /*req*/, auto& res) {
+  server.get("/events", [&](const web::Request& /*req*/, web::Response& res) {
     serve_events(res, store, stopper.stopping(), clients);
   });
-  server.Get("/healthz", [&store](const auto& /*req*/, auto& res) {
-    res.set_content(nlohmann::json{{"status", "ok"}, {"caught_up", store.stats().caught_up}}.dump(),
-                    "application/json");
+  server.get("/healthz", [&store](const web::Request& /*req*/, web::Response& res) {
+    res.body = nlohmann::json{{"status", "ok"}, {"caught_up", store.stats().caught_up}}.dump();
   });
-  server.Get("/metrics", [&](const auto& /*req*/, auto& res) {
-    res.set_content(render_metrics(store, clients.load()), "text/plain; version=0.0.4");
+  server.get("/metrics", [&](const web::Request& /*req*/, web::Response& res) {
+    res.body = render_metrics(store, clients.load());
+    res.content_type = "text/plain; version=0.0.4";
   });
 
   std::thread reader([&] {
@@ -188,10 +187,8 @@ int run_dashboard(int argc, char** argv) {
       stopper.stop();
     }
   });
-  stopper.on_stop([&] { server.stop(); });
   logger->info("listening on http://{}:{} (topic {})", o.host, port, o.topic);
-  const bool ok = server.listen_after_bind();
-  stopper.stop();
+  const bool ok = server.serve_until_stopped(stopper);
   reader.join();
   logger->info("stopped");
   return ok ? 0 : 1;

@@ -7,7 +7,7 @@
 #include "worker/common/log.h"
 #include "worker/kafka/client.h"
 #include "worker/kafka/partition_list.h"
-#include "worker/kafka/topic_admin.h"
+#include "worker/kafka/admin.h"
 
 namespace auditor::dashboard {
 namespace {

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "worker/common/log.h"
-#include "worker/kafka/topic_admin.h"
+#include "worker/kafka/admin.h"
 
 namespace auditor {
 

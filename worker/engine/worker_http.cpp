@@ -1,7 +1,5 @@
 #include "worker/engine/worker_http.h"
 
-#include <httplib.h>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -23,9 +21,9 @@ std::uint64_t resident_bytes() {
   return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
-void reply_json(httplib::Response& res, int status, const nlohmann::json& body) {
+void reply_json(web::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.body = body.dump();
 }
 
 double load(const WorkerMetrics::Counter& c) {
@@ -110,13 +108,13 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
 
 WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard& status,
                        QueryMailbox& queries, const WindowSet& windows)
-    : server_(std::make_unique<httplib::Server>()) {
+    : server_(std::make_unique<web::Server>("--http-port", web::Server::Options{})) {
   auto& server = *server_;
-  server.Get("/healthz", [&status](const httplib::Request&, httplib::Response& res) {
+  server.get("/healthz", [&status](const web::Request&, web::Response& res) {
     const bool ok = status.healthy(kStuckAfter, kFailingAfter);
     reply_json(res, ok ? 200 : 503, {{"status", ok ? "ok" : "unhealthy"}});
   });
-  server.Get("/readyz", [&status](const httplib::Request&, httplib::Response& res) {
+  server.get("/readyz", [&status](const web::Request&, web::Response& res) {
     const auto s = status.snapshot();
     const bool ready = s.in_group && s.restoring_tasks == 0;
     reply_json(res, ready ? 200 : 503,
@@ -125,11 +123,11 @@ WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard
                 {"assigned_tasks", s.assigned_tasks},
                 {"restoring_tasks", s.restoring_tasks}});
   });
-  server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render_metrics(metrics, status.snapshot(), windows),
-                    "text/plain; version=0.0.4");
+  server.get("/metrics", [&](const web::Request&, web::Response& res) {
+    res.body = render_metrics(metrics, status.snapshot(), windows);
+    res.content_type = "text/plain; version=0.0.4";
   });
-  server.Get("/rollups", [&](const httplib::Request& req, httplib::Response& res) {
+  server.get("/rollups", [&](const web::Request& req, web::Response& res) {
     auto parsed = parse_rollup_query(req.params, windows);
     if (auto* error = std::get_if<std::string>(&parsed)) {
       reply_json(res, 400, {{"error", *error}});
@@ -141,19 +139,10 @@ WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard
       return;
     }
     res.status = answer->status;
-    res.set_content(answer->body, "application/json");
+    res.body = answer->body;
   });
-  server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        reply_json(res, 500, {{"error", "internal error"}});
-      });
-
-  port_ = port == 0 ? server.bind_to_any_port("0.0.0.0") : port;
-  if (port != 0 && !server.bind_to_port("0.0.0.0", port)) port_ = -1;
-  if (port_ <= 0) {
-    throw std::runtime_error("--http-port: cannot listen on port " + std::to_string(port));
-  }
-  thread_ = std::thread([&server] { server.listen_after_bind(); });
+  port_ = server.bind("0.0.0.0", port);
+  thread_ = std::thread([&server] { (void)server.listen(); });
   log::get("http")->info("listening on port {} (/healthz /readyz /metrics /rollups)", port_);
 }
 

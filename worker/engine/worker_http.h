@@ -1,4 +1,4 @@
-// The worker's HTTP endpoints (cpp-httplib, its own threads):
+// The worker's HTTP endpoints (http/server.h, its own threads):
 //   GET /healthz   200 while the loop turns and commits succeed, else 503
 //   GET /readyz    200 once in the group with every assigned task restored, else 503
 //   GET /metrics   Prometheus text
@@ -11,13 +11,10 @@
 #include <thread>
 
 #include "topology/windows.h"
+#include "worker/http/server.h"
 #include "worker/stages/metrics.h"
 #include "worker/stages/rollup_query.h"
 #include "worker/stages/status_board.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace auditor {
 
@@ -35,7 +32,7 @@ class WorkerHttp {
   [[nodiscard]] int port() const { return port_; }
 
  private:
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<web::Server> server_;
   int port_ = 0;
   std::thread thread_;
 };

@@ -1,28 +1,101 @@
-// HTTP server plumbing shared by `auditor tick-api` and `auditor dashboard` (cpp-httplib):
-// binding with a logged free port, a sized thread pool, JSON 500s, and a clean stop on
-// SIGINT/SIGTERM.
+// HTTP server plumbing shared by the worker's endpoints, `auditor tick-api` and
+// `auditor dashboard`: routes with our own request and response types (cpp-httplib stays
+// inside http/), binding with a free port and a large listen backlog, a sized thread pool,
+// 500s for exceptions, event streams, and a clean stop on SIGINT/SIGTERM.
 #pragma once
 
-#include <httplib.h>
 #include <pthread.h>
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
+
+namespace httplib {
+class Server;
+}
 
 namespace auditor::web {
 
-// Binds `host:port`; port 0 takes a free port. Returns the port. Throws std::runtime_error.
-int bind(httplib::Server& server, const std::string& host, int port, const std::string& name);
+struct Request {
+  std::string method;
+  std::string path;
+  std::multimap<std::string, std::string> params;  // query string parameters
+  std::string body;                                // POST: the body, at most the route's limit
+  bool body_too_large = false;  // POST: the body was over the route's limit (body empty)
+};
 
-// `threads` request threads (cpp-httplib's default is 8; a keep-alive connection or an
-// event stream holds one for its lifetime), and exceptions answered as JSON 500s.
-void configure(httplib::Server& server, int threads);
+// The client end of an event stream.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Sends `bytes`; false once the client is gone.
+  virtual bool write(std::string_view bytes) = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Instead of a body (chunked): called again and again on the request's thread until it
+  // returns false (the client is gone or the stream is over); then `stream_done` once.
+  std::function<bool(StreamSink&)> stream;
+  std::function<void()> stream_done;
+};
+
+using Handler = std::function<void(const Request&, Response&)>;
+
+class SignalStopper;
+
+// An HTTP/1.1 server on threads of its own. Add routes, bind(), then listen() on one
+// thread; stop() from any other ends listen(). Thread-safety: handlers run concurrently on
+// the request threads; everything else from one thread, except stop().
+class Server {
+ public:
+  struct Options {
+    int threads = 8;  // request threads; a keep-alive connection or a stream holds one
+    std::string internal_error_body = R"({"error":"internal error"})";  // 500 when a handler throws
+    std::size_t max_payload = std::size_t{8} << 20U;  // larger bodies: 413 before any handler
+    std::size_t keep_alive_requests = 5;              // per connection, then the server closes it
+  };
+  // `name` for logs and errors.
+  Server(std::string name, const Options& options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void get(const std::string& path, Handler handler);
+  // A POST whose body is read up to `max_body` bytes (beyond: Request::body_too_large). A
+  // POST without Content-Length has an empty body, as `curl -X POST '/tick?...'` sends it.
+  void post(const std::string& path, std::size_t max_body, Handler handler);
+  // Called after every request with its path and status (for metrics).
+  void on_response(std::function<void(const std::string& path, int status)> observer);
+
+  // Binds `host:port`; port 0 takes a free port. Returns the port. Throws
+  // std::runtime_error naming the server.
+  int bind(const std::string& host, int port);
+  // Serves until stop(); false when it could not serve at all.
+  bool listen();
+  void stop();
+  // Serves until SIGINT/SIGTERM or `stopper.stop()`, then stops `stopper` too (so the
+  // command's other threads end). False when it could not serve at all.
+  bool serve_until_stopped(SignalStopper& stopper);
+
+ private:
+  std::string name_;
+  std::unique_ptr<httplib::Server> server_;
+};
 
 // Turns SIGINT/SIGTERM into a callback on a thread of its own, where it is safe to call
-// httplib::Server::stop() (not async-signal-safe). Construct it before any other thread:
+// Server::stop() (not async-signal-safe). Construct it before any other thread:
 // it blocks both signals in the calling thread, and threads started later inherit that.
 class SignalStopper {
  public:

@@ -22,9 +22,8 @@
 #include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
 #include "worker/common/log.h"
+#include "worker/kafka/admin.h"
 #include "worker/kafka/client.h"
-#include "worker/kafka/group_admin.h"
-#include "worker/kafka/topic_admin.h"
 #include "worker/reset/options.h"
 #include "worker/reset/plan.h"
 

@@ -2,7 +2,6 @@
 // body) and POST /ticks (a JSON array, all or nothing) produce ticks to the input topic and
 // answer only once Kafka acknowledged them; 422 with FastAPI-style details for bad input,
 // 503 within --produce-timeout when Kafka does not acknowledge.
-#include <httplib.h>
 #include <unistd.h>
 
 #include <array>
@@ -13,8 +12,8 @@
 #include "worker/common/cli_options.h"
 #include "worker/common/log.h"
 #include "worker/http/server.h"
+#include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
-#include "worker/kafka/topic_admin.h"
 #include "worker/tick_api/metrics.h"
 #include "worker/tick_api/producer.h"
 #include "worker/tick_api/validation.h"
@@ -80,31 +79,14 @@ TickApiOptions read_options(int argc, char** argv, bool& help) {
   return o;
 }
 
-// Reads the request body, if it has one, up to `limit` bytes; false when it is longer.
-bool read_body(const httplib::Request& req, const httplib::ContentReader& reader, std::size_t limit,
-               std::string& body) {
-  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return true;
-  bool too_large = false;
-  reader([&](const char* data, std::size_t length) {
-    if (body.size() + length > limit) {
-      too_large = true;
-      return false;
-    }
-    body.append(data, length);
-    return true;
-  });
-  return !too_large;
-}
-
-void reply_json(httplib::Response& res, int status, const ordered_json& body) {
+void reply_json(web::Response& res, int status, const ordered_json& body) {
   res.status = status;
   // Replacing invalid UTF-8 (U+FFFD) rather than throwing: a JSON decode error quotes the
   // client's bytes back, and those may be anything.
-  res.set_content(body.dump(-1, ' ', false, ordered_json::error_handler_t::replace),
-                  "application/json");
+  res.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
-void reply_too_large(httplib::Response& res, std::size_t limit) {
+void reply_too_large(web::Response& res, std::size_t limit) {
   reply_json(res, 413, {{"detail", "request body over " + std::to_string(limit) + " bytes"}});
 }
 
@@ -115,32 +97,24 @@ class TickApi {
         single_(o.kafka, o.topic, o.timeout),
         batch_(o.kafka, o.topic, o.transactional_id, o.timeout) {}
 
-  void routes(httplib::Server& server) {
-    // Handlers with a content reader: cpp-httplib answers 400 to a POST without a
-    // Content-Length before any plain handler runs, yet `curl -X POST '/tick?...'` sends
-    // none, and the seed API (like any ASGI server) took that as an empty body.
-    server.Post("/tick", [this](const httplib::Request& req, httplib::Response& res,
-                                const httplib::ContentReader& reader) {
-      std::string body;
-      if (!read_body(req, reader, kMaxTickBody, body)) return reply_too_large(res, kMaxTickBody);
-      post_tick(req, body, res);
+  void routes(web::Server& server) {
+    server.post("/tick", kMaxTickBody, [this](const web::Request& req, web::Response& res) {
+      if (req.body_too_large) return reply_too_large(res, kMaxTickBody);
+      post_tick(req, res);
     });
-    server.Post("/ticks", [this](const httplib::Request& req, httplib::Response& res,
-                                 const httplib::ContentReader& reader) {
-      std::string body;
-      if (!read_body(req, reader, kMaxBatchBody, body)) {
-        return reply_too_large(res, kMaxBatchBody);
-      }
-      post_ticks(body, res);
+    server.post("/ticks", kMaxBatchBody, [this](const web::Request& req, web::Response& res) {
+      if (req.body_too_large) return reply_too_large(res, kMaxBatchBody);
+      post_ticks(req.body, res);
     });
-    server.Get("/healthz", [](const auto& /*req*/, auto& res) {
+    server.get("/healthz", [](const web::Request& /*req*/, web::Response& res) {
       reply_json(res, 200, {{"status", "ok"}});
     });
-    server.Get("/metrics", [this](const auto& /*req*/, auto& res) {
-      res.set_content(metrics_.render(), "text/plain; version=0.0.4");
+    server.get("/metrics", [this](const web::Request& /*req*/, web::Response& res) {
+      res.body = metrics_.render();
+      res.content_type = "text/plain; version=0.0.4";
     });
-    server.set_logger(
-        [this](const auto& req, const auto& res) { metrics_.count_request(req.path, res.status); });
+    server.on_response(
+        [this](const std::string& path, int status) { metrics_.count_request(path, status); });
   }
 
   // The input topic may not exist yet (auto-creation is off on our brokers) and the
@@ -163,9 +137,9 @@ class TickApi {
  private:
   // An empty body means query parameters; anything else is JSON, whatever its
   // Content-Type (as the seed API did).
-  void post_tick(const httplib::Request& req, const std::string& body, httplib::Response& res) {
-    auto input =
-        body.empty() ? tick_api::tick_from_query(req.params) : tick_api::tick_from_json(body);
+  void post_tick(const web::Request& req, web::Response& res) {
+    auto input = req.body.empty() ? tick_api::tick_from_query(req.params)
+                                  : tick_api::tick_from_json(req.body);
     if (const auto* errors = std::get_if<tick_api::Errors>(&input)) {
       return reply_json(res, 422, tick_api::error_body(*errors));
     }
@@ -174,7 +148,7 @@ class TickApi {
     reply_json(res, 200, {{"status", "success"}, {"event", tick_api::event_json(tick)}});
   }
 
-  void post_ticks(const std::string& body, httplib::Response& res) {
+  void post_ticks(const std::string& body, web::Response& res) {
     auto input = tick_api::ticks_from_json(body);
     if (const auto* errors = std::get_if<tick_api::Errors>(&input)) {
       return reply_json(res, 422, tick_api::error_body(*errors));
@@ -188,7 +162,7 @@ class TickApi {
 
   // Produces and waits; on failure answers 503 and returns false.
   template <typename Producer>
-  bool produce(httplib::Response& res, Producer& producer,
+  bool produce(web::Response& res, Producer& producer,
                const std::vector<tick_api::TickInput>& ticks) {
     std::vector<tick_api::Record> records;
     records.reserve(ticks.size());
@@ -201,7 +175,7 @@ class TickApi {
     if (result.ok) return true;
     log::get("tick-api")
         ->warn("Kafka did not acknowledge {} tick(s): {}", ticks.size(), result.error);
-    res.set_header("Retry-After", "1");
+    res.headers.emplace_back("Retry-After", "1");
     reply_json(res, 503, {{"detail", "Kafka unavailable: " + result.error}});
     return false;
   }
@@ -220,8 +194,14 @@ int run_tick_api(int argc, char** argv) {
   // Signals go to a waiting thread (blocked everywhere else, librdkafka's threads included).
   web::SignalStopper stopper;
 
-  httplib::Server server;
-  const int port = web::bind(server, o.host, o.port, "tick-api");
+  web::Server::Options http;
+  http.threads = o.threads;
+  http.internal_error_body = R"({"detail":"internal error"})";
+  http.max_payload = kMaxBatchBody + 1;
+  // Each acknowledged request needs a round trip to Kafka: let clients keep connections.
+  http.keep_alive_requests = 100000;
+  web::Server server("tick-api", http);
+  const int port = server.bind(o.host, o.port);
   if (o.transactional_id.empty()) {
     std::array<char, 256> host{};
     (void)gethostname(host.data(), host.size() - 1);
@@ -230,17 +210,11 @@ int run_tick_api(int argc, char** argv) {
   }
   TickApi api(o);
   api.routes(server);
-  web::configure(server, o.threads);
-  server.set_payload_max_length(kMaxBatchBody + 1);
-  // Each acknowledged request needs a round trip to Kafka: let clients keep connections.
-  server.set_keep_alive_max_count(100000);
 
   std::thread topic_thread([&] { api.ensure_topic(stopper.stopping()); });
-  stopper.on_stop([&] { server.stop(); });
   logger->info("listening on http://{}:{} (topic {}, produce timeout {} ms)", o.host, port, o.topic,
                o.timeout.count());
-  const bool ok = server.listen_after_bind();
-  stopper.stop();
+  const bool ok = server.serve_until_stopped(stopper);
   topic_thread.join();
   logger->info("stopped");
   return ok ? 0 : 1;

@@ -39,7 +39,7 @@ using Errors = std::vector<FieldError>;
 template <typename T>
 using Validated = std::variant<T, Errors>;
 
-// Query parameters (or a form body) as cpp-httplib decodes them; with repeated parameters
+// Query parameters (or a form body) as the HTTP server decodes them; with repeated parameters
 // the last one wins, as in FastAPI.
 [[nodiscard]] Validated<TickInput> tick_from_query(
     const std::multimap<std::string, std::string>& params);

@@ -14,7 +14,7 @@
 #include "worker/common/stop_signal.h"
 #include "worker/kafka/options.h"
 #include "worker/kafka/producer.h"
-#include "worker/kafka/topic_admin.h"
+#include "worker/kafka/admin.h"
 #include "worker/tools/zipf_sampler.h"
 
 namespace auditor::commands {

@@ -18,7 +18,7 @@
 #include "worker/kafka/client.h"
 #include "worker/kafka/options.h"
 #include "worker/kafka/partition_list.h"
-#include "worker/kafka/topic_admin.h"
+#include "worker/kafka/admin.h"
 
 namespace auditor::commands {
 namespace {

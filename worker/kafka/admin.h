@@ -1,6 +1,8 @@
-// The broker calls of `auditor reset` (librdkafka admin API and offset queries). Each call
-// waits at most `timeout` and throws std::runtime_error naming the topic, partition or
-// group when the broker refuses or does not answer in time.
+// The broker's admin calls, in one place (librdkafka admin API and offset queries): topics
+// (partition counts, create, delete, delete records) for the worker and the tools, groups
+// (describe, committed offsets, alter, delete) for `auditor reset`. Each call waits at most
+// `timeout` and throws std::runtime_error naming the topic, partition or group when the
+// broker refuses or does not answer in time. Any thread; `client` is any librdkafka handle.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -18,6 +20,22 @@
 namespace auditor::kafka {
 
 using Timeout = std::chrono::milliseconds;
+
+struct TopicSpec {
+  std::string name;
+  std::int32_t partitions = 1;
+  std::vector<std::pair<std::string, std::string>> configs;
+};
+
+// Partition count of each named topic; topics that do not exist are absent from the map.
+// Throws std::runtime_error when the broker does not answer within `timeout`.
+[[nodiscard]] std::map<std::string, std::int32_t> partition_counts(
+    rd_kafka_t* client, const std::vector<std::string>& topics, Timeout timeout);
+
+// Creates the topics (replication factor: broker default). A topic that already exists
+// is not an error. Throws std::runtime_error naming the topic on any other failure.
+void create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs, Timeout timeout);
+
 
 struct GroupMember {
   std::string client_id;

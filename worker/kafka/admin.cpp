@@ -1,4 +1,4 @@
-#include "worker/kafka/group_admin.h"
+#include "worker/kafka/admin.h"
 
 #include <array>
 #include <stdexcept>
@@ -7,7 +7,6 @@
 #include "worker/kafka/client.h"
 #include "worker/kafka/handles.h"
 #include "worker/kafka/partition_list.h"
-#include "worker/kafka/topic_admin.h"
 
 namespace auditor::kafka {
 namespace {
@@ -84,6 +83,67 @@ const rd_kafka_topic_partition_list_t* check_group(const rd_kafka_group_result_t
 }
 
 }  // namespace
+
+std::map<std::string, std::int32_t> partition_counts(rd_kafka_t* client,
+                                                     const std::vector<std::string>& topics,
+                                                     Timeout timeout) {
+  const rd_kafka_metadata_t* raw = nullptr;
+  // all_topics=1: one request answers for every topic, and asking about an absent topic
+  // this way never auto-creates it.
+  const auto err = rd_kafka_metadata(client, 1, nullptr, &raw, static_cast<int>(timeout.count()));
+  MetadataPtr metadata(raw);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("cannot read topic metadata from the broker: " + error_text(err));
+  }
+  std::map<std::string, std::int32_t> counts;
+  for (int i = 0; i < metadata->topic_cnt; ++i) {
+    const auto& topic = metadata->topics[i];
+    for (const auto& wanted : topics) {
+      if (wanted == topic.topic && topic.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        counts[wanted] = topic.partition_cnt;
+      }
+    }
+  }
+  return counts;
+}
+
+void create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs, Timeout timeout) {
+  if (specs.empty()) return;
+  std::vector<NewTopicPtr> owned;
+  std::vector<rd_kafka_NewTopic_t*> raw;
+  std::array<char, 512> err{};
+  for (const auto& spec : specs) {
+    NewTopicPtr topic(
+        rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, -1, err.data(), err.size()));
+    if (!topic) throw std::runtime_error("cannot create topic " + spec.name + ": " + err.data());
+    for (const auto& [key, value] : spec.configs) {
+      const auto e = rd_kafka_NewTopic_set_config(topic.get(), key.c_str(), value.c_str());
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        throw std::runtime_error("topic " + spec.name + " config " + key + ": " + error_text(e));
+      }
+    }
+    raw.push_back(topic.get());
+    owned.push_back(std::move(topic));
+  }
+
+  const std::string what = "creating topics";
+  QueuePtr queue(rd_kafka_queue_new(client));
+  const auto options = admin_options(client, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout, true);
+  rd_kafka_CreateTopics(client, raw.data(), raw.size(), options.get(), queue.get());
+  const auto event = await_result(queue.get(), timeout, what);
+  const auto* result = rd_kafka_event_CreateTopics_result(event.get());
+  std::size_t count = 0;
+  const auto** results = rd_kafka_CreateTopics_result_topics(result, &count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto e = rd_kafka_topic_result_error(results[i]);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      const char* msg = rd_kafka_topic_result_error_string(results[i]);
+      throw std::runtime_error(std::string("cannot create topic ") +
+                               rd_kafka_topic_result_name(results[i]) + ": " +
+                               (msg != nullptr ? msg : error_text(e).c_str()));
+    }
+  }
+}
 
 GroupDescription describe_group(rd_kafka_t* client, const std::string& group, Timeout timeout) {
   const std::string what = "describing group " + group;
