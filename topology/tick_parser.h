@@ -17,7 +17,7 @@
 
 namespace auditor {
 
-inline constexpr std::size_t kMaxTickBytes = 64 * 1024;
+inline constexpr std::size_t kMaxTickBytes = std::size_t{64} * 1024;
 inline constexpr std::size_t kMaxNameBytes = 256;
 inline constexpr std::int64_t kMaxTickCount = 1'000'000'000;
 

@@ -27,8 +27,8 @@ struct DurationMs : Strong<struct DurationTag, std::int64_t> {
 // Kafka record timestamp. Never the wall clock.
 struct EventTime : Strong<struct EventTimeTag, std::int64_t> {
   using Strong::Strong;
-  constexpr EventTime plus(DurationMs d) const { return EventTime{value + d.value}; }
-  constexpr EventTime minus(DurationMs d) const { return EventTime{value - d.value}; }
+  [[nodiscard]] constexpr EventTime plus(DurationMs d) const { return EventTime{value + d.value}; }
+  [[nodiscard]] constexpr EventTime minus(DurationMs d) const { return EventTime{value - d.value}; }
 };
 
 // Earliest and latest event times the system accepts: 0000-01-01T00:00:00Z and

@@ -508,8 +508,10 @@ TEST(EventTime, ReplayIsReproducible) {
   workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(victim));
 
   // Until every window is final again and all input committed; gives up early once all
-  // input is committed and nothing was published for 15 s (what is missing then never
-  // comes).
+  // input is committed and nothing was published for 45 s (what is missing then never
+  // comes). A quiet stretch after the SIGKILL is normal: the killed member's tasks move only
+  // after its 10 s session timeout, its open transaction holds read_committed readers until
+  // its 10 s transaction timeout, and the new owner restores first.
   const Deadline replay_deadline = deadline_in(180s);
   bool replayed = false;
   std::string gave_up = "timed out";
@@ -530,8 +532,8 @@ TEST(EventTime, ReplayIsReproducible) {
       last_records = replay_records;
       last_growth = Clock::now();
     }
-    if (consumed && Clock::now() - last_growth >= 15s) {
-      gave_up = "all input committed and no rollup for 15 s";
+    if (consumed && Clock::now() - last_growth >= 45s) {
+      gave_up = "all input committed and no rollup for 45 s";
       break;
     }
     if (!all_running(exited)) {

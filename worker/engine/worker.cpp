@@ -103,6 +103,7 @@ void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
   joined_ = true;
+  ever_assigned_ = true;
   if (const auto error =
           ingest_->assign(consumer_.get(), partitions, loop_now_, kBlockingTimeout)) {
     fail(error.message());
@@ -307,6 +308,13 @@ int Worker::run(const std::atomic<bool>& stop) {
     commit_now();
   }
   close_consumer();
+  if (!ever_assigned_) {
+    // librdkafka 2.0.2 asserts when a cooperative-sticky consumer that never received an
+    // assignment is destroyed (its assignor state is still null; librdkafka #4312, fixed
+    // in 2.3.0). The group was left above and the process is about to exit: let the OS
+    // reclaim the handle instead of aborting a clean stop.
+    (void)consumer_.release();
+  }
   http_.reset();
   if (fatal_) {
     logger->critical("stopped after a fatal error: {}", fatal_error_);

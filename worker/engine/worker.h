@@ -127,7 +127,8 @@ class Worker final : private RecordSink {
   std::optional<InflightCommit> inflight_;
   std::vector<DeferredRecord> deferred_;
 
-  bool joined_ = false;  // received an assignment from the group
+  bool joined_ = false;         // received an assignment from the group
+  bool ever_assigned_ = false;  // received one at least once (see run())
   bool fatal_ = false;
   std::string fatal_error_;
 

@@ -31,6 +31,7 @@ int millis(Timeout timeout) {
 AdminOptionsPtr admin_options(rd_kafka_t* client, rd_kafka_admin_op_t op, Timeout timeout,
                               bool with_operation = false) {
   AdminOptionsPtr options(rd_kafka_AdminOptions_new(client, op));
+  // These only fail for a timeout out of range (over 3,600,000 ms), which callers never pass.
   std::array<char, 256> err{};
   (void)rd_kafka_AdminOptions_set_request_timeout(options.get(), millis(timeout), err.data(),
                                                   err.size());
