@@ -46,7 +46,7 @@ rocksdb::Status ChangelogRestore::flush(Offset next) {
   TaskCheckpoint checkpoint = store_.checkpoint();
   checkpoint.changelog_offset = next;
   if (progress_) checkpoint.progress = *progress_;
-  const auto status = store_.apply_raw(pending_, checkpoint);
+  auto status = store_.apply_raw(pending_, checkpoint);
   if (status.ok()) pending_.clear();
   return status;
 }

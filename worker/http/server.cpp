@@ -69,7 +69,7 @@ Server::Server(std::string name, const Options& options)
   server_->set_keep_alive_max_count(options.keep_alive_requests);
   server_->set_exception_handler(
       [name = name_, body = options.internal_error_body](
-          const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          const httplib::Request& req, httplib::Response& res, const std::exception_ptr& ep) {
         std::string what = "unknown error";
         try {
           std::rethrow_exception(ep);
@@ -212,6 +212,7 @@ void SignalStopper::on_stop(std::function<void()> callback) {
 void SignalStopper::stop() {
   const bool was = stopping_.exchange(true);
   // Wakes the waiter (the signal is blocked, so it is only ever delivered to sigwait).
+  // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread): blocked there, it only ends sigwait.
   if (!was) pthread_kill(waiter_handle_, SIGTERM);
 }
 

@@ -20,7 +20,7 @@ AggregateTask::AggregateTask(const WorkerConfig& config, PartitionId partition,
 rocksdb::Status AggregateTask::finish_restore(Offset resume_at) {
   state::TaskCheckpoint checkpoint = store_->checkpoint();
   checkpoint.input_offset = resume_at;
-  const auto status = store_->apply_raw({}, checkpoint);
+  auto status = store_->apply_raw({}, checkpoint);
   if (!status.ok()) return status;
   aggregator_ = WindowAggregator(config_.windows, config_.grace, config_.state_retention,
                                  config_.emit, input_partitions_, checkpoint.progress);

@@ -103,7 +103,7 @@ std::vector<PartitionId> ChangelogRestorer::poll(std::chrono::milliseconds budge
       log::get("restore")->info(
           "task {}: restored {} changelog records in {:.2f} s (offsets {}..{})", partition,
           a.restore->records_applied(), seconds, a.from, m->offset);
-      finished.push_back(PartitionId{partition});
+      finished.emplace_back(partition);
       stop_reading(partition);
       continue;
     }

@@ -19,8 +19,8 @@
 #include "state/changelog.h"
 #include "topology/types.h"
 #include "worker/common/config.h"
-#include "worker/stages/aggregate_task.h"
 #include "worker/kafka/handles.h"
+#include "worker/stages/aggregate_task.h"
 
 namespace auditor {
 
@@ -44,11 +44,11 @@ class ChangelogRestorer {
 
  private:
   struct Active {
-    AggregateTask* task;
+    AggregateTask* task = nullptr;
     std::unique_ptr<state::ChangelogRestore> restore;
     std::chrono::steady_clock::time_point started;
-    std::int64_t from;
-    std::int64_t position;  // next offset to read
+    std::int64_t from = 0;
+    std::int64_t position = 0;  // next offset to read
   };
 
   void stop_reading(std::int32_t partition);

@@ -25,9 +25,9 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::ordered_json;
 
 // The limit of a single tick's body: DESIGN.md's 64 KiB per input record.
-constexpr std::size_t kMaxTickBody = 64 * 1024;
+constexpr std::size_t kMaxTickBody = std::size_t{64} * 1024;
 // A full batch of kMaxBatchTicks ticks with long, escaped names fits comfortably.
-constexpr std::size_t kMaxBatchBody = 8 * 1024 * 1024;
+constexpr std::size_t kMaxBatchBody = std::size_t{8} * 1024 * 1024;
 
 struct TickApiOptions {
   KafkaSettings kafka;

@@ -12,9 +12,9 @@
 #include "worker/common/cli_options.h"
 #include "worker/common/log.h"
 #include "worker/common/stop_signal.h"
+#include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
 #include "worker/kafka/producer.h"
-#include "worker/kafka/admin.h"
 #include "worker/tools/zipf_sampler.h"
 
 namespace auditor::commands {
@@ -134,7 +134,7 @@ int run_generate(int argc, char** argv) {
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-        value += ",\"timestamp\":" + std::to_string(now_ms - 2 * 3'600'000);
+        value += ",\"timestamp\":" + std::to_string(now_ms - std::int64_t{2} * 3'600'000);
       }
       value += "}";
     }
