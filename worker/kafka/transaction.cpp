@@ -47,13 +47,15 @@ kafka::Error OutputTransaction::finish(const rd_kafka_topic_partition_list_t* of
   // A retriable error means the outcome is not known yet: calling commit again is the
   // documented way to learn it (librdkafka INTRODUCTION.md, transactions).
   for (;;) {
-    kafka::ErrorPtr error(rd_kafka_commit_transaction(producer_.handle(), timeout_ms()));
+    auto error = kafka::Error::from(
+        kafka::ErrorPtr(rd_kafka_commit_transaction(producer_.handle(), timeout_ms())),
+        "commit transaction");
     if (!error) break;
-    if (rd_kafka_error_is_retriable(error.get()) && std::chrono::steady_clock::now() < deadline) {
+    if (error.retriable() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    return kafka::Error::from(std::move(error), "commit transaction");
+    return error;
   }
   open_ = false;
   return {};
