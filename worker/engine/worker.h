@@ -28,17 +28,17 @@
 #include <vector>
 
 #include "worker/common/config.h"
-#include "worker/stages/aggregate_stage.h"
 #include "worker/engine/commit_cycle.h"
+#include "worker/engine/worker_http.h"
+#include "worker/kafka/producer.h"
+#include "worker/kafka/transaction.h"
+#include "worker/stages/aggregate_stage.h"
 #include "worker/stages/ingest_stage.h"
 #include "worker/stages/metrics.h"
 #include "worker/stages/record_sink.h"
 #include "worker/stages/repartition_purger.h"
 #include "worker/stages/rollup_query.h"
 #include "worker/stages/status_board.h"
-#include "worker/engine/worker_http.h"
-#include "worker/kafka/producer.h"
-#include "worker/kafka/transaction.h"
 
 namespace auditor {
 
@@ -104,6 +104,7 @@ class Worker final : private RecordSink {
   void abort_and_rewind(const std::string& reason);
   void rewind();
   void produce_deferred();
+  void on_produce_error(const kafka::Error& error);
   [[nodiscard]] bool commit_ready() const;
   [[nodiscard]] kafka::TopicPartitionListPtr offsets_to_commit() const;
 

@@ -48,9 +48,7 @@ void Worker::produce(const kafka::OutgoingRecord& record) {
     }
     case RecordRoute::kBegin:
       if (const auto error = transaction_->begin()) {
-        cycle_.build_failed(error.fatal());
-        if (error.fatal()) fail(error.message());
-        log::get("worker")->error("{}", error.message());
+        on_produce_error(error);
         return;
       }
       break;
@@ -59,9 +57,16 @@ void Worker::produce(const kafka::OutgoingRecord& record) {
   }
   const auto err = producer_->produce(record, kBlockingTimeout);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const auto error = kafka::Error::from(err, "cannot produce to " + std::string(record.topic));
-    cycle_.build_failed(error.fatal());
-    if (error.fatal()) fail(error.message());
+    on_produce_error(kafka::Error::from(err, "cannot produce to " + std::string(record.topic)));
+  }
+}
+
+void Worker::on_produce_error(const kafka::Error& error) {
+  // The commit being built is lost; a fatal error stops everything (fail() logs it once).
+  cycle_.build_failed(error.fatal());
+  if (error.fatal()) {
+    fail(error.message());
+  } else {
     log::get("worker")->error("{}", error.message());
   }
 }
