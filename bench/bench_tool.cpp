@@ -2,8 +2,9 @@
 // numbers, so the driver itself stays a readable shell script.
 //
 //   load        preload the input topic with synthetic ticks and write the expected rollups
-//   wait        wait until a consumer group has consumed and committed all its input (and
-//               internal repartition topics), then sample the contender's CPU time and RSS
+//   wait        wait until a consumer group has consumed and committed all its input, and
+//               the group of stage 2 (--repartition-group) all of the repartition topics,
+//               then sample the contender's CPU time and RSS (per replica and summed)
 //   dump        the latest value of every window in a rollup topic, in the normalized form
 //               `load --truth` writes, so two runs compare with cmp(1)
 //   dlq-stats   count late and invalid records in auditor's dead-letter topic
@@ -26,6 +27,7 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -544,6 +546,10 @@ class LagProbe {
 int cmd_wait(const Args& a) {
   const std::string bootstrap = a.str("bootstrap-servers", "127.0.0.1:9092");
   const std::string group = a.str("group");
+  // The group that consumes the repartition topics: Kafka Streams' one group (the
+  // default), auditor's stage-2 group <app>-aggregate (stage 1 is <app>, each balanced on
+  // its own).
+  const std::string repartition_group = a.str("repartition-group", group);
   const std::string input = a.str("input");
   std::vector<pid_t> pids;  // one per replica
   for (const auto& p : a.all("pid")) pids.push_back(static_cast<pid_t>(std::stol(p)));
@@ -556,11 +562,17 @@ int cmd_wait(const Args& a) {
   const std::int64_t input_left = a.integer("input-left", -1);
   a.check_all_used();
 
-  LagProbe probe(bootstrap, group);
+  LagProbe input_probe(bootstrap, group);
+  std::optional<LagProbe> own_repartition_probe;
+  if (repartition_group != group) own_repartition_probe.emplace(bootstrap, repartition_group);
+  LagProbe& repartition_probe = own_repartition_probe ? *own_repartition_probe : input_probe;
   auto metadata = bench::make_handle(RD_KAFKA_PRODUCER, bootstrap, {});
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   auto last_log = Clock::now();
+  std::optional<Clock::time_point> input_done_since;  // input committed, repartition not
+  bool hinted = false;
   std::int64_t left = -1;
+  std::int64_t input_partitions = 0, repartition_partitions = 0;
   while (Clock::now() < deadline) {
     for (const pid_t pid : pids) {
       if (!sample_process(pid).alive) {
@@ -568,56 +580,86 @@ int cmd_wait(const Args& a) {
         return 3;
       }
     }
-    // The input topic and the group's repartition topics (auditor's
-    // <group>-ticks-repartition, Kafka Streams' <group>-...-repartition). Checked in this
+    // The input topic and the app's repartition topics (auditor's
+    // <app>-ticks-repartition, Kafka Streams' <app>-...-repartition). Checked in this
     // order: input offsets are committed together with (or after) the repartition records
-    // they produced, so input done + repartition done means everything is through.
+    // they produced, so input done (in --group) + repartition done (in
+    // --repartition-group) means everything is through.
     std::vector<std::pair<std::string, int>> topics;
     const auto all = bench::topic_partitions(metadata.get());
     if (!all.contains(input)) fail("wait: no input topic " + input);
     topics.emplace_back(input, all.at(input));
+    input_partitions = all.at(input);
+    repartition_partitions = 0;
     for (const auto& [name, n] : all) {
       if (name.rfind(group + "-", 0) == 0 && name.size() > 12 &&
           name.compare(name.size() - 12, 12, "-repartition") == 0) {
         topics.emplace_back(name, n);
+        repartition_partitions += n;
       }
     }
-    left = probe.remaining({topics.front()});
+    const std::vector<std::pair<std::string, int>> repartition(topics.begin() + 1, topics.end());
+    left = input_probe.remaining({topics.front()});
     if (input_left >= 0) {
       if (left <= input_left) {
         std::cout << "RESULT input_left=" << left << "\n";
         return 0;
       }
-    } else if (left == 0 && topics.size() > 1) {
-      left = probe.remaining(std::vector(topics.begin() + 1, topics.end()));
+    } else if (left == 0 && !repartition.empty()) {
+      left = repartition_probe.remaining(repartition);
+      if (left != 0 && !input_done_since) input_done_since = Clock::now();
+      // A worker that still consumes the repartition topic in the input's group would
+      // never finish here: say so instead of waiting out the timeout in silence.
+      if (left != 0 && !hinted && &repartition_probe != &input_probe &&
+          Clock::now() - *input_done_since > std::chrono::seconds(20) &&
+          input_probe.remaining(repartition) == 0) {
+        std::cerr << "wait: group " << group << " has committed the repartition topic to its "
+                  << "end but " << repartition_group << " has not: does this worker consume "
+                  << "both stages in one group?\n";
+        hinted = true;
+      }
     } else if (left == 0) {
       left = 1;  // the repartition topic does not exist yet: not started
     }
     if (left == 0) {
-      // Sum over replicas: CPU time and peak RSS of each process at this moment.
+      // Each replica's CPU time and peak RSS at this moment, and their sums.
       double cpu = 0, jit = 0;
       long rss = 0;
+      std::string cpu_each, rss_each;
       for (const pid_t pid : pids) {
         const ProcSample s = sample_process(pid);
         cpu += s.cpu_s;
         jit += s.jit_cpu_s;
         rss += s.rss_peak_kb;
+        std::ostringstream c;
+        c << s.cpu_s;
+        cpu_each += (cpu_each.empty() ? "" : ",") + c.str();
+        rss_each += (rss_each.empty() ? "" : ",") + std::to_string(s.rss_peak_kb);
       }
       const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
       std::cout << "RESULT wall_s=" << static_cast<double>(now_ns - started_ns) / 1e9
-                << " cpu_s=" << cpu << " jit_cpu_s=" << jit << " rss_kb=" << rss << "\n";
+                << " cpu_s=" << cpu << " jit_cpu_s=" << jit << " rss_kb=" << rss
+                << " cpu_s_each=" << cpu_each << " rss_kb_each=" << rss_each
+                << " input_partitions=" << input_partitions
+                << " repartition_partitions=" << repartition_partitions << "\n";
       return 0;
     }
     if (Clock::now() - last_log > std::chrono::seconds(15)) {
-      std::cerr << "wait: " << group << ": " << left << " records to go\n";
+      if (input_done_since) {
+        std::cerr << "wait: " << group << ": input done; " << repartition_group << ": " << left
+                  << " repartition records to go\n";
+      } else {
+        std::cerr << "wait: " << group << ": " << left << " input records to go\n";
+      }
       last_log = Clock::now();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   }
   std::cerr << "wait: " << group << " did not finish within the timeout (" << left
-            << " records left)\n";
+            << " records left" << (input_done_since ? " in the repartition topic, group " : "")
+            << (input_done_since ? repartition_group : "") << ")\n";
   return 2;
 }
 
@@ -1069,6 +1111,101 @@ int cmd_report(const Args& a) {
     add_ratio(c, "raw");
   }
 
+  // Scale (bench/run.sh --replicas): each contender's ticks per CPU-second (total ticks /
+  // CPU seconds summed over its replicas) against its own 1-replica figure of this run, and
+  // what each replica held at the end: auditor's input partitions (stage 1, group <app>)
+  // and aggregate tasks (stage 2, group <app>-aggregate), from its gauges.
+  const auto replicas_of = [](const std::string& c) {
+    const auto at = c.find('@');
+    return at == std::string::npos ? 1 : std::stoi(c.substr(at + 1));
+  };
+  const auto one_replica = [](const std::string& c) { return c.substr(0, c.find('@')); };
+  const bool scale_mode = std::any_of(order.begin(), order.end(), [](const std::string& c) {
+    return c.find('@') != std::string::npos;
+  });
+  nlohmann::ordered_json scale = nlohmann::ordered_json::object();
+  std::vector<std::string> scale_lines;
+  for (const auto& c : order) {
+    if (!scale_mode || c == "raw") continue;
+    const std::string base = one_replica(c);
+    const double vs_one = summary.contains(base)
+                              ? summary[c].per_cpu_s / summary[base].per_cpu_s
+                              : std::nan("");
+    // A gauge or CPU figure that is missing (an older worker, a failed scrape) is null.
+    const auto count = [](const nlohmann::ordered_json& v) {
+      return v.is_number() ? std::to_string(v.get<std::int64_t>()) : std::string("?");
+    };
+    std::string held, cpu_each;
+    nlohmann::ordered_json rounds_json = nlohmann::ordered_json::array();
+    int runs_of_c = 0;
+    for (const auto& r : runs) runs_of_c += r.at("contender") == c ? 1 : 0;
+    for (const auto& r : runs) {
+      if (r.at("contender") != c || !r.contains("replicas") || !r.at("replicas").is_array())
+        continue;
+      const auto& reps = r.at("replicas");
+      std::string h, u;
+      constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+      std::int64_t inputs = 0, tasks = 0, lo_in = kMax, hi_in = 0, lo_t = kMax, hi_t = 0;
+      bool complete = true, any_gauge = false;
+      for (const auto& rep : reps) {
+        const std::string i = std::to_string(rep.value("replica", 0));
+        h += (h.empty() ? "" : ", ") + std::string("r") + i + " " +
+             count(rep.value("input_partitions", nlohmann::ordered_json())) + "+" +
+             count(rep.value("tasks", nlohmann::ordered_json()));
+        const auto cpu = rep.value("cpu_s", nlohmann::ordered_json());
+        u += (u.empty() ? "" : ", ") + std::string("r") + i + " " +
+             (cpu.is_number() ? fixed(cpu.get<double>(), 2) : "?");
+        const auto in = rep.value("input_partitions", nlohmann::ordered_json());
+        const auto t = rep.value("tasks", nlohmann::ordered_json());
+        any_gauge = any_gauge || in.is_number() || t.is_number();
+        if (!in.is_number() || !t.is_number()) {
+          complete = false;
+          continue;
+        }
+        inputs += in.get<std::int64_t>();
+        tasks += t.get<std::int64_t>();
+        lo_in = std::min(lo_in, in.get<std::int64_t>());
+        hi_in = std::max(hi_in, in.get<std::int64_t>());
+        lo_t = std::min(lo_t, t.get<std::int64_t>());
+        hi_t = std::max(hi_t, t.get<std::int64_t>());
+      }
+      // Each stage is balanced on its own: together the replicas hold every input
+      // partition and every task, and no replica holds more than one more than another.
+      std::string note;
+      if (complete && !reps.empty()) {
+        const auto want_in = r.value("input_partitions", std::int64_t{-1});
+        const auto want_t = r.value("repartition_partitions", std::int64_t{-1});
+        if (want_in >= 0 && inputs != want_in)
+          note += std::to_string(inputs) + " of " + std::to_string(want_in) +
+                  " input partitions held; ";
+        if (want_t >= 0 && tasks != want_t)
+          note += std::to_string(tasks) + " of " + std::to_string(want_t) + " tasks held; ";
+        if (hi_in - lo_in > 1) note += "input partitions unbalanced; ";
+        if (hi_t - lo_t > 1) note += "tasks unbalanced; ";
+        if (!note.empty()) note = "CHECK: " + note.substr(0, note.size() - 2);
+      }
+      const std::string round = runs_of_c > 1
+                                    ? "round " + std::to_string(r.value("round", 0)) + ": "
+                                    : std::string();
+      // Kafka Streams has no such gauges: nothing to show.
+      if (any_gauge)
+        held += (held.empty() ? "" : "; ") + round + h + (note.empty() ? "" : " (" + note + ")");
+      cpu_each += (cpu_each.empty() ? "" : "; ") + round + u;
+      rounds_json.push_back({{"round", r.value("round", 0)},
+                             {"replicas", reps},
+                             {"check", note.empty() ? (complete ? "ok" : "n/a") : note}});
+    }
+    scale[c] = {{"replicas", replicas_of(c)},
+                {"ticks_per_cpu_s", summary[c].per_cpu_s},
+                {"ticks_per_cpu_s_vs_1_replica", vs_one},
+                {"rounds", rounds_json}};
+    scale_lines.push_back("| " + c + " | " + std::to_string(replicas_of(c)) + " | " +
+                          fixed(summary[c].per_cpu_s, 0) + " | " +
+                          (std::isnan(vs_one) ? "-" : fixed(vs_one, 2) + "x") + " | " +
+                          (cpu_each.empty() ? "-" : cpu_each) + " | " +
+                          (held.empty() ? "-" : held) + " |");
+  }
+
   std::ostringstream md;
   if (!runs.empty()) {
     md << "| contender | rounds | wall s | ticks/s | CPU s | of which JIT | ticks per CPU-s | "
@@ -1080,9 +1217,17 @@ int cmd_report(const Args& a) {
          << fixed(s.rate, 0) << " | " << fixed(s.cpu_s, 2) << " | " << fixed(s.jit_s, 2) << " | "
          << fixed(s.per_cpu_s, 0) << " | " << fixed(s.rss_mb, 1) << " | " << s.check << " |\n";
     }
-    md << "\n| ratio (medians) | ticks/s | ticks per CPU-s | peak RSS |\n| --- | ---: | ---: | "
-          "---: |\n";
-    for (const auto& l : ratio_lines) md << l << "\n";
+    if (!ratio_lines.empty()) {
+      md << "\n| ratio (medians) | ticks/s | ticks per CPU-s | peak RSS |\n| --- | ---: | ---: | "
+            "---: |\n";
+      for (const auto& l : ratio_lines) md << l << "\n";
+    }
+    if (!scale_lines.empty()) {
+      md << "\n| scale (one application) | replicas | ticks per CPU-s | vs 1 replica | CPU s per "
+            "replica | held at the end: input partitions + aggregate tasks |\n"
+         << "| --- | ---: | ---: | ---: | --- | --- |\n";
+      for (const auto& l : scale_lines) md << l << "\n";
+    }
   }
 
   // Latency runs (bench/run.sh --mode latency|all), one line per contender.
@@ -1145,6 +1290,7 @@ int cmd_report(const Args& a) {
   nlohmann::ordered_json out = {{"meta", meta},
                                 {"summary", summary_json},
                                 {"ratios", ratios},
+                                {"scale", scale},
                                 {"runs", runs},
                                 {"latency", latency}};
   std::ofstream json_out(out_json);

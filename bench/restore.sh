@@ -164,7 +164,11 @@ results=$work/restore.jsonl
 IFS=, read -r -a lineup <<<"$contenders"
 for name in "${lineup[@]}"; do
     app=$prefix-$name state=$work/$name-state log=$work/$name.log
+    # auditor's stage 2 (the aggregate task) commits in a group of its own.
+    stage2_group=$app
+    [[ $name == auditor ]] && stage2_group=$app-aggregate
     groups+=("$app")
+    [[ $stage2_group != "$app" ]] && groups+=("$stage2_group")
     say "$name: processing the input until two thirds are committed, then SIGKILL"
     start "$name" "$app" "$state" "$log"
     "$tool" wait --bootstrap-servers "$bootstrap" --group "$app" --input "$input" --pid "$pid" \
@@ -178,7 +182,8 @@ for name in "${lineup[@]}"; do
     say "$name: ready after SIGKILL (state kept) after $crash s ($crash_records changelog records)"
 
     "$tool" wait --bootstrap-servers "$bootstrap" --group "$app" --input "$input" --pid "$pid" \
-        --started-ns "$(now_ns)" >"$work/$name.wait2" || die "$name did not finish (log: $log)"
+        --repartition-group "$stage2_group" --started-ns "$(now_ns)" >"$work/$name.wait2" ||
+        die "$name did not finish (log: $log)"
     sleep 3  # idle: no transaction open
     kill -TERM "$pid"; wait "$pid" || true; pid=
     rm -rf "$state"

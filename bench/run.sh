@@ -10,9 +10,10 @@
 #   1. builds auditor, the C++ helpers (CMake) and the Kafka Streams app (Maven) if needed;
 #   2. preloads a fresh input topic once (bench_tool load) and writes the expected rollups
 #      (a brute-force count of the generated ticks, using auditor's parser for validity);
-#   3. runs each contender from a fresh consumer group until the group has consumed and
-#      committed all input and its repartition topic (bench_tool wait), rounds alternating
-#      the order; records wall time, CPU seconds (user+sys) and peak RSS of its process;
+#   3. runs each contender from a fresh application until it has consumed and committed all
+#      input and its repartition topic (bench_tool wait; auditor's stage 2 commits in group
+#      <app>-aggregate), rounds alternating the order; records wall time, CPU seconds
+#      (user+sys) and peak RSS of its process(es);
 #   4. stops it (SIGTERM), reads its rollup topic and compares every window's latest
 #      (count, ticks) with the expected values: auditor and Kafka Streams must agree;
 #   5. prints the table (medians, ratios) and writes bench/results/<date>.json and .md.
@@ -25,7 +26,9 @@
 #   --guarantee exactly-once|at-least-once|both [exactly-once]
 #   --contenders LIST [raw,auditor,kstreams]
 #   --replicas LIST [1]      e.g. 1,2,3: also run auditor and Kafka Streams as N replicas
-#                            in one group (scale mode; CPU and RSS are summed over replicas)
+#                            in one application (scale mode; CPU and RSS are summed over
+#                            replicas; reports ticks per CPU-s against 1 replica and the
+#                            input partitions + aggregate tasks each auditor replica held)
 #   --mode throughput|latency|all [throughput]
 #   --latency-rate R [50000] --latency-duration D [60s] --latency-warmup D [20s]:
 #                            latency mode produces R ticks/s (event time = now, grace
@@ -282,13 +285,17 @@ check_rollups() {
     fi
 }
 
-record_run() {  # contender round wall cpu rss check late invalid [commits commit_s jit_cpu]
-    printf '{"contender":"%s","round":%d,"wall_s":%s,"cpu_s":%s,"rss_kb":%s,"check":"%s","late":%s,"invalid":%s,"commits":%s,"commit_s":%s,"jit_cpu_s":%s}\n' \
-        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-null}" "${10:-null}" "${11:-0}" >>"$runs_jsonl"
+# contender round wall cpu rss check late invalid
+#   [commits commit_s jit_cpu replicas-json input-partitions repartition-partitions]
+record_run() {
+    printf '{"contender":"%s","round":%d,"wall_s":%s,"cpu_s":%s,"rss_kb":%s,"check":"%s","late":%s,"invalid":%s,"commits":%s,"commit_s":%s,"jit_cpu_s":%s,"replicas":%s,"input_partitions":%s,"repartition_partitions":%s}\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-null}" "${10:-null}" "${11:-0}" \
+        "${12:-null}" "${13:-null}" "${14:-null}" >>"$runs_jsonl"
 }
 
-# auditor's own view of where the time went (how many commits, how long inside them),
-# from its Prometheus endpoint; empty when unavailable.
+# An auditor replica's own view, from its Prometheus endpoint (the port its log names; it
+# runs with --http-port 0): commits and the time inside them, and what it holds (gauges
+# auditor_assigned_input_partitions and auditor_assigned_tasks). Empty when unavailable.
 scrape_auditor_metrics() {
     local log=$1 out=$2 port
     port=$(grep -o 'listening on port [0-9]*' "$log" | head -n 1 | awk '{ print $4 }') || true
@@ -296,8 +303,21 @@ scrape_auditor_metrics() {
         : >"$out"
     fi
 }
-metric_value() {  # name file
-    awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print "null" }' "$2"
+metric_value() {  # name file: the value of an unlabelled metric, or null
+    awk -v n="$1" '$1 == n { print $2; found = 1; exit } END { if (!found) print "null" }' "$2"
+}
+# `nth_csv I LIST`: the I-th (from 1) comma-separated item of LIST, or null.
+nth_csv() {
+    local items
+    IFS=, read -r -a items <<<"$2"
+    local v=${items[$1 - 1]:-}
+    [[ -n $v ]] && echo "$v" || echo null
+}
+# `sum_values A B`: A + B where null counts as nothing (null + null = null).
+sum_values() {
+    if [[ $1 == null ]]; then echo "$2"; elif [[ $2 == null ]]; then echo "$1"; else
+        awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'
+    fi
 }
 
 run_raw() {
@@ -373,7 +393,13 @@ run_streams_app() {
     [[ $full == *@* ]] && n=${full#*@}
     local app=$prefix-${full/@/-x}-r$round
     local out_topic=$app-rollups tag=${full/@/-x}-r$round
+    # auditor balances each stage on its own: stage 1 (input partitions) in group <app>,
+    # stage 2 (aggregate tasks = repartition partitions) in <app>-aggregate. Kafka
+    # Streams has one group for both.
+    local stage2_group=$app
+    [[ $name == auditor* ]] && stage2_group=$app-aggregate
     groups_used+=("$app")
+    [[ $stage2_group != "$app" ]] && groups_used+=("$stage2_group")
     local start pid_args=() i
     start=$(now_ns)
     for ((i = 1; i <= n; i++)); do
@@ -387,14 +413,20 @@ run_streams_app() {
         perf_pid=$!
     fi
     if ! "$tool" wait --bootstrap-servers "$bootstrap" --group "$app" --input "$input" \
-        "${pid_args[@]}" --started-ns "$start" >"$work/$tag.wait"; then
+        --repartition-group "$stage2_group" "${pid_args[@]}" --started-ns "$start" \
+        >"$work/$tag.wait"; then
         say "$full r$round did not finish; last lines of $work/$tag-1.log:"
         tail -n 20 "$work/$tag-1.log" >&2
         die "$full failed"
     fi
     local r
     r=$(result_of "$work/$tag.wait")
-    [[ $name == auditor* ]] && scrape_auditor_metrics "$work/$tag-1.log" "$work/$tag.metrics"
+    # Every replica's view just before they are stopped (what each holds at the end).
+    if [[ $name == auditor* ]]; then
+        for ((i = 1; i <= n; i++)); do
+            scrape_auditor_metrics "$work/$tag-$i.log" "$work/$tag-$i.metrics"
+        done
+    fi
     if [[ -n $perf_pid ]]; then
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
@@ -435,18 +467,40 @@ run_streams_app() {
         mismatches=$((mismatches + 1))
         keep=1  # leave the topics and dumps as evidence
     fi
-    local commits=null commit_s=null
-    if [[ -s $work/$tag.metrics ]]; then
-        commits=$(metric_value auditor_commit_duration_seconds_count "$work/$tag.metrics")
-        commit_s=$(metric_value auditor_commit_duration_seconds_sum "$work/$tag.metrics")
-    fi
+    # Per replica: CPU seconds and peak RSS (sampled by bench_tool wait at the moment it was
+    # done; their sums are cpu_s and rss_kb) and, for auditor, the input partitions and
+    # aggregate tasks it held. Commits are summed over the replicas.
+    local commits=null commit_s=null replicas_json= held= cpu_each= metrics in_parts tasks cpu
+    for ((i = 1; i <= n; i++)); do
+        metrics=$work/$tag-$i.metrics
+        in_parts=null tasks=null
+        if [[ -s $metrics ]]; then
+            commits=$(sum_values "$commits" "$(metric_value auditor_commit_duration_seconds_count "$metrics")")
+            commit_s=$(sum_values "$commit_s" "$(metric_value auditor_commit_duration_seconds_sum "$metrics")")
+            in_parts=$(metric_value auditor_assigned_input_partitions "$metrics")
+            tasks=$(metric_value auditor_assigned_tasks "$metrics")
+        fi
+        cpu=$(nth_csv "$i" "$(field cpu_s_each "$r")")
+        replicas_json+=${replicas_json:+,}$(printf '{"replica":%d,"cpu_s":%s,"rss_kb":%s,"input_partitions":%s,"tasks":%s}' \
+            "$i" "$cpu" "$(nth_csv "$i" "$(field rss_kb_each "$r")")" "$in_parts" "$tasks")
+        held+="${held:+, }r$i ${in_parts/null/?}+${tasks/null/?}"
+        cpu_each+="${cpu_each:+, }r$i $cpu"
+    done
     record_run "$full" "$round" "$(field wall_s "$r")" "$(field cpu_s "$r")" "$(field rss_kb "$r")" \
-        "$check" "$late" "$invalid" "$commits" "$commit_s" "$(field jit_cpu_s "$r")"
+        "$check" "$late" "$invalid" "$commits" "$commit_s" "$(field jit_cpu_s "$r")" \
+        "[$replicas_json]" "$(field input_partitions "$r")" "$(field repartition_partitions "$r")"
     local commit_note=
     [[ $commit_s != null ]] && commit_note=" ($commits commits took $commit_s s)"
     say "$full r$round: $(field wall_s "$r") s, $(field cpu_s "$r") CPU s, $(field rss_kb "$r") KiB peak RSS, rollups $check$commit_note"
+    if ((n > 1)); then
+        say "$full r$round: CPU s per replica: $cpu_each"
+    fi
+    if [[ $name == auditor* ]] && ((n > 1 || ${#replica_counts[@]} > 1)); then
+        say "$full r$round: held at the end (input partitions + aggregate tasks): $held"
+    fi
     # This round's topics are no longer needed; the broker's disk is.
-    ((keep)) || "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$app" --group "$app" >/dev/null
+    ((keep)) || "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$app" \
+        --group "$app" --group "$stage2_group" >/dev/null
 }
 
 # Latency: the contender runs on a fresh, empty topic while bench_tool latency produces at
@@ -456,6 +510,7 @@ run_latency() {
     local app=$prefix-lat-$name out=$work/latency-$name.out
     local lat_input=$app-ticks
     groups_used+=("$app")
+    [[ $name == auditor* ]] && groups_used+=("$app-aggregate")
     # Kafka Streams stops with an error when its input topic is missing: create it first.
     "$tool" create --bootstrap-servers "$bootstrap" --topic "$lat_input" --partitions "$partitions"
     start_replica "$name" "$lat_input" 1 "latency-$name" "$app" "$app-rollups" "$latency_grace"
@@ -475,7 +530,8 @@ run_latency() {
         "$(num "$(field p50_ms "$r")")" "$(num "$(field p99_ms "$r")")" "$(num "$(field max_ms "$r")")" \
         >>"$latency_jsonl"
     say "latency $name: p50 $(field p50_ms "$r") ms, p99 $(field p99_ms "$r") ms, max $(field max_ms "$r") ms at $(field rate "$r") ticks/s ($(field missing "$r") probes missing)"
-    ((keep)) || "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$app" --group "$app" >/dev/null
+    ((keep)) || "$tool" delete --bootstrap-servers "$bootstrap" --topic-prefix "$app" \
+        --group "$app" --group "$app-aggregate" >/dev/null
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -511,7 +567,7 @@ mem_gib=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 kafka_jar=$(find "${AUDITOR_KAFKA_HOME:-$HOME/.cache/auditor-kafka}/lib" -name 'kafka-clients-*.jar' 2>/dev/null | head -n 1)
 kafka_version=$(basename "${kafka_jar:-unknown}" .jar); kafka_version=${kafka_version#kafka-clients-}
 date_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-notes="Wall time runs from starting the contender's process to the moment its group has committed all input and repartition records (polled every 100 ms), so it includes start-up (JVM, group join, topic creation). CPU seconds and peak RSS (VmHWM) are the contender's process at that moment. Kafka Streams runs with its defaults (1 stream thread, 10 MiB record cache, default JVM heap) except commit.interval.ms=1000 and topology.optimization=all. The broker (one JVM) shares the same cores. Load average before/after: $load_start / $load_end."
+notes="Wall time runs from starting the contender's process to the moment it has committed all input and repartition records (auditor: input in group <app>, repartition in <app>-aggregate; Kafka Streams: both in <app>; polled every 100 ms), so it includes start-up (JVM, group join, topic creation). CPU seconds and peak RSS (VmHWM) are the contender's process at that moment (summed over replicas; the scale table has each replica's CPU seconds, and the input partitions + aggregate tasks each auditor replica held, from its /metrics just before it was stopped). Kafka Streams runs with its defaults (1 stream thread, 10 MiB record cache, default JVM heap) except commit.interval.ms=1000 and topology.optimization=all. The broker (one JVM) shares the same cores. Load average before/after: $load_start / $load_end."
 cat >"$work/meta.json" <<EOF
 {"date": $(json_str "$date_iso"), "command": $(json_str "$command_line"),
  "ticks": $ticks, "keys": $keys, "skew": $skew, "partitions": $partitions, "rounds": $rounds,

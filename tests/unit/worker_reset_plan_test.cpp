@@ -107,7 +107,7 @@ TEST(DescribePlan, OneLinePerActionInExecutionOrder) {
   ASSERT_EQ(lines.size(), 5U);
   EXPECT_EQ(lines[0], "local state: delete /state/app");
   EXPECT_NE(lines[1].find("app-ticks-repartition: delete records"), std::string::npos);
-  EXPECT_NE(lines[2].find("app-rollups-changelog: delete group app's offsets and the topic"),
+  EXPECT_NE(lines[2].find("app-rollups-changelog: delete group app-aggregate's offsets and the topic"),
             std::string::npos);
   EXPECT_EQ(lines[3], "group app: move audit_events[0] from 80 to 0 (the earliest offsets)");
   EXPECT_EQ(lines[4], "group app: move audit_events[1] from none to 50 (the earliest offsets)");

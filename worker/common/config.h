@@ -40,6 +40,11 @@ struct TopicNames {
 
   [[nodiscard]] std::string repartition() const { return application_id + "-ticks-repartition"; }
   [[nodiscard]] std::string changelog() const { return application_id + "-rollups-changelog"; }
+  // One consumer group per stage, so that each stage is balanced over the replicas on its
+  // own (docs/architecture.md, "Scaling"): stage 1 reads the input, stage 2 the
+  // repartition topic.
+  [[nodiscard]] const std::string& ingest_group() const { return application_id; }
+  [[nodiscard]] std::string aggregate_group() const { return application_id + "-aggregate"; }
 };
 
 struct WorkerConfig {

@@ -20,10 +20,15 @@ std::string transactional_id(const WorkerConfig& config) {
 
 }  // namespace
 
-kafka::Properties worker_consumer_properties(const WorkerConfig& config) {
+const char* stage_name(WorkerStage stage) {
+  return stage == WorkerStage::kIngest ? "ingest" : "aggregate";
+}
+
+kafka::Properties worker_consumer_properties(const WorkerConfig& config, WorkerStage stage) {
+  const bool ingest = stage == WorkerStage::kIngest;
   kafka::Properties props = {
-      {"group.id", config.topics.application_id},
-      {"client.id", config.topics.application_id + "-consumer"},
+      {"group.id", ingest ? config.topics.ingest_group() : config.topics.aggregate_group()},
+      {"client.id", config.topics.application_id + "-" + stage_name(stage)},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       // The end of a partition is where its position may move past transaction markers.
@@ -34,13 +39,13 @@ kafka::Properties worker_consumer_properties(const WorkerConfig& config) {
       {"isolation.level", "read_committed"},
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "2000"},
-      // One fetch request per broker is in flight. When the input partitions' local queues
-      // are full, it holds only repartition partitions, which often have nothing committed
-      // yet: the broker would hold it for the default 500 ms while the loop drains the
-      // input and then starves. A short wait keeps the input flowing.
+      // The loop waits on both stages' consumers at once (engine/stage_consumer.h): a
+      // fetch the broker holds back delays only its own stage; a short wait keeps a
+      // repartition partition with little committed data from lagging a whole 500 ms.
       {"fetch.wait.max.ms", "20"},
   };
   kafka::add_prefetch_properties(props);
+  // Unique per group, so both stages may use the same one.
   if (config.instance_id) props.emplace_back("group.instance.id", *config.instance_id);
   return props;
 }

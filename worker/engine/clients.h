@@ -1,13 +1,19 @@
-// The librdkafka settings of the worker's clients: one consumer (both stages, one group)
-// and one producer (transactional under exactly-once).
+// The librdkafka settings of the worker's clients: one consumer per stage, each in its
+// stage's group, and one producer (transactional under exactly-once) for both.
 #pragma once
+
+#include <cstdint>
 
 #include "worker/common/config.h"
 #include "worker/kafka/client.h"
 
 namespace auditor {
 
-[[nodiscard]] kafka::Properties worker_consumer_properties(const WorkerConfig& config);
+enum class WorkerStage : std::uint8_t { kIngest, kAggregate };
+
+[[nodiscard]] const char* stage_name(WorkerStage stage);
+[[nodiscard]] kafka::Properties worker_consumer_properties(const WorkerConfig& config,
+                                                           WorkerStage stage);
 [[nodiscard]] kafka::Properties worker_producer_properties(const WorkerConfig& config);
 
 }  // namespace auditor

@@ -7,7 +7,6 @@
 #include "worker/common/log.h"
 #include "worker/engine/clients.h"
 #include "worker/engine/topic_provisioning.h"
-#include "worker/kafka/callback_invoker.h"
 #include "worker/kafka/client.h"
 #include "worker/kafka/partition_list.h"
 
@@ -22,10 +21,11 @@ constexpr std::size_t kMaxPendingEntries = 500'000;
 // Dead letters deferred while a commit is in flight; past this the loop waits for the
 // commit instead of reading on.
 constexpr std::size_t kMaxDeferredBytes = 64U << 20U;
-// Housekeeping (commit decisions, delivery reports, liveness, queries, restores) runs once
-// per batch of records, or whenever the poll comes back empty: none of it belongs on the
-// per-record path.
-constexpr std::uint32_t kRecordsPerHousekeeping = 1000;
+// Housekeeping (commit decisions, delivery reports, liveness, queries, restores) runs after
+// a burst of records from each stage, or whenever both queues are empty: none of it
+// belongs on the per-record path.
+constexpr std::size_t kRecordsPerBurst = 500;
+constexpr std::chrono::seconds kCloseTimeout{10};
 
 ClockMs steady_now() {
   return ClockMs{std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -47,35 +47,29 @@ Worker::Worker(WorkerConfig config)
   partitions_ = provision_topics(producer_->handle(), config_, kBlockingTimeout);
   producer_->register_topics({config_.topics.repartition(), config_.topics.changelog(),
                               config_.topics.output, config_.topics.dlq});
-
-  kafka::ConfPtr conf = kafka::make_conf(config_.kafka, worker_consumer_properties(config_));
-  rd_kafka_conf_set_rebalance_cb(conf.get(), &Worker::on_rebalance);
-  rd_kafka_conf_set_opaque(conf.get(), this);
-  consumer_ = kafka::make_client(RD_KAFKA_CONSUMER, std::move(conf));
-  if (const auto err = rd_kafka_poll_set_consumer(consumer_.get())) {
-    throw std::runtime_error("cannot route the consumer's events: " + kafka::error_text(err));
-  }
-
-  transaction_ = std::make_unique<OutputTransaction>(*producer_, consumer_.get(), config_.guarantee,
-                                                     kBlockingTimeout);
+  transaction_ =
+      std::make_unique<OutputTransaction>(*producer_, config_.guarantee, kBlockingTimeout);
   transaction_->init();
   purger_ = std::make_unique<RepartitionPurger>(producer_->handle(), config_.topics.repartition(),
                                                 std::chrono::seconds(30));
   ingest_ = std::make_unique<IngestStage>(config_, partitions_, metrics_, sink());
   aggregate_ = std::make_unique<AggregateStage>(config_, partitions_, metrics_, sink(), *producer_);
-
-  kafka::TopicPartitionListPtr topics = kafka::new_partition_list(2);
-  kafka::add_partition(*topics, config_.topics.input, PartitionId{RD_KAFKA_PARTITION_UA});
-  kafka::add_partition(*topics, config_.topics.repartition(), PartitionId{RD_KAFKA_PARTITION_UA});
-  if (const auto err = rd_kafka_subscribe(consumer_.get(), topics.get())) {
-    throw std::runtime_error("cannot subscribe: " + kafka::error_text(err));
-  }
+  ingest_consumer_ =
+      std::make_unique<StageConsumer>(WorkerStage::kIngest, config_.kafka,
+                                      worker_consumer_properties(config_, WorkerStage::kIngest),
+                                      config_.topics.input, listener(), wakeup_);
+  aggregate_consumer_ =
+      std::make_unique<StageConsumer>(WorkerStage::kAggregate, config_.kafka,
+                                      worker_consumer_properties(config_, WorkerStage::kAggregate),
+                                      config_.topics.repartition(), listener(), wakeup_);
   http_ =
       std::make_unique<WorkerHttp>(config_.http_port, metrics_, status_, queries_, config_.windows);
-  logger->info("started: group {}, input {}, {} partitions, guarantee {}, windows {}",
-               config_.topics.application_id, config_.topics.input, partitions_,
-               config_.guarantee == Guarantee::kExactlyOnce ? "exactly-once" : "at-least-once",
-               config_.windows.names(~0U));
+  logger->info(
+      "started: groups {} (input) and {} (aggregate tasks), input {}, {} partitions, guarantee "
+      "{}, windows {}",
+      config_.topics.ingest_group(), config_.topics.aggregate_group(), config_.topics.input,
+      partitions_, config_.guarantee == Guarantee::kExactlyOnce ? "exactly-once" : "at-least-once",
+      config_.windows.names(~0U));
 }
 
 Worker::~Worker() = default;
@@ -88,49 +82,40 @@ void Worker::fail(std::string reason) {
   log::get("worker")->critical("{}", fatal_error_);
 }
 
-void Worker::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-  kafka::invoke_callback("rebalance", [&] {
-    auto* self = static_cast<Worker*>(opaque);
-    WorkerMetrics::inc(self->metrics_.rebalances);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      self->assign(partitions);
-    } else {
-      self->revoke(partitions, rd_kafka_assignment_lost(rk) != 0);
+void Worker::assigned(StageConsumer& consumer, rd_kafka_topic_partition_list_t& partitions) {
+  WorkerMetrics::inc(metrics_.rebalances);
+  const bool ingest = consumer.stage() == WorkerStage::kIngest;
+  if (ingest) {
+    if (const auto error =
+            ingest_->assign(consumer.handle(), &partitions, loop_now_, kBlockingTimeout)) {
+      fail(error.message());
+      return;
     }
-  });
-}
-
-void Worker::assign(rd_kafka_topic_partition_list_t* partitions) {
-  joined_ = true;
-  ever_assigned_ = true;
-  if (const auto error =
-          ingest_->assign(consumer_.get(), partitions, loop_now_, kBlockingTimeout)) {
-    fail(error.message());
-    return;
-  }
-  if (auto failure = aggregate_->assign(*partitions)) {
+  } else if (auto failure = aggregate_->assign(partitions)) {
     fail(*failure);
     return;
   }
-  log::get("worker")->info("assigned {} partitions: now {} input partitions and {} tasks",
-                           partitions->cnt, ingest_->partition_count(), aggregate_->task_count());
-  kafka::ErrorPtr error(rd_kafka_incremental_assign(consumer_.get(), partitions));
-  if (error) {
-    fail(std::string("incremental assign failed: ") + rd_kafka_error_string(error.get()));
+  log::get("worker")->info("{} stage: assigned {} partitions: now {} input partitions and {} tasks",
+                           consumer.name(), partitions.cnt, ingest_->partition_count(),
+                           aggregate_->task_count());
+  if (auto error = consumer.incremental_assign(partitions); !error.empty()) {
+    fail(std::move(error));
     return;
   }
-  if (auto failure = aggregate_->pause_restoring(consumer_.get(), *partitions)) fail(*failure);
+  if (ingest) return;
+  if (auto failure = aggregate_->pause_restoring(consumer.handle(), partitions)) fail(*failure);
 }
 
-void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
+void Worker::revoked(StageConsumer& consumer, rd_kafka_topic_partition_list_t& partitions,
+                     bool lost) {
+  WorkerMetrics::inc(metrics_.rebalances);
   auto logger = log::get("worker");
   const CommitCycle::BeforeRevoke before = cycle_.before_revoke(lost);
   if (before.complete && inflight_) complete();
   if (before.abort_and_rewind) {
     // Another member may own these partitions already: nothing of ours may be committed.
-    logger->warn("assignment lost: dropping uncommitted work and rewinding");
-    joined_ = false;
+    logger->warn("{} stage: assignment lost: dropping uncommitted work and rewinding",
+                 consumer.name());
     if (const auto error = transaction_->abort(); error && error.fatal()) {
       fail(error.message());
     } else {
@@ -139,16 +124,17 @@ void Worker::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
   } else if (before.commit && !cycle_.stopped()) {
     commit_now();
   }
-  for (int i = 0; i < partitions->cnt; ++i) {
-    const auto& tp = partitions->elems[i];
-    if (config_.topics.input == tp.topic) {
-      ingest_->revoke(PartitionId{tp.partition});
+  for (int i = 0; i < partitions.cnt; ++i) {
+    const PartitionId partition{partitions.elems[i].partition};
+    if (consumer.stage() == WorkerStage::kIngest) {
+      ingest_->revoke(partition);
     } else {
-      aggregate_->revoke(PartitionId{tp.partition});
+      aggregate_->revoke(partition);
     }
   }
-  kafka::ErrorPtr error(rd_kafka_incremental_unassign(consumer_.get(), partitions));
-  if (error) logger->error("incremental unassign failed: {}", rd_kafka_error_string(error.get()));
+  if (auto error = consumer.incremental_unassign(partitions); !error.empty()) {
+    logger->error("{}", error);
+  }
 }
 
 void Worker::dead_letter(const rd_kafka_message_t& source, std::string_view error,
@@ -169,11 +155,22 @@ void Worker::dead_letter(const rd_kafka_message_t& source, std::string_view erro
   WorkerMetrics::inc(metrics_.dead_letters);
 }
 
-void Worker::process(const rd_kafka_message_t& message) {
+std::size_t Worker::read_burst(StageConsumer& consumer) {
+  std::size_t read = 0;
+  while (read < kRecordsPerBurst && !fatal_ && !cycle_.deferred_full()) {
+    const kafka::MessagePtr message = consumer.poll();
+    if (!message) break;
+    process(consumer, *message);
+    ++read;
+  }
+  return read;
+}
+
+void Worker::process(const StageConsumer& consumer, const rd_kafka_message_t& message) {
   if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
     std::array<char, 512> reason{};
-    rd_kafka_fatal_error(consumer_.get(), reason.data(), reason.size());
-    fail(std::string("consumer: ") + reason.data());
+    rd_kafka_fatal_error(consumer.handle(), reason.data(), reason.size());
+    fail(std::string(consumer.name()) + " consumer: " + reason.data());
     return;
   }
   // Errors other than the end of a partition need not name a topic (rkt may be null).
@@ -182,7 +179,7 @@ void Worker::process(const rd_kafka_message_t& message) {
     log_consumer_error(message);
     return;
   }
-  const bool input = config_.topics.input == rd_kafka_topic_name(message.rkt);
+  const bool input = consumer.stage() == WorkerStage::kIngest;
   if (at_end) {
     const PartitionId partition{message.partition};
     const Offset end{message.offset};
@@ -219,7 +216,7 @@ void Worker::housekeeping() {
   if (!inflight_) producer_->poll();  // the commit thread serves delivery reports meanwhile
   status_.heartbeat();
   queries_.serve([this](const RollupQuery& query) { return aggregate_->answer_query(query); });
-  if (auto failure = aggregate_->restore_step(consumer_.get(), kBlockingTimeout)) {
+  if (auto failure = aggregate_->restore_step(aggregate_consumer_->handle(), kBlockingTimeout)) {
     fail(*failure);
     return;
   }
@@ -253,52 +250,24 @@ void Worker::log_progress() {
   repartition_at_last_log_ = repartition;
 }
 
-void Worker::close_consumer() {
-  // Leaving the group revokes everything through the rebalance callback, which commits
-  // and closes the task stores. The close is served on a queue so it has a deadline.
-  auto logger = log::get("worker");
-  kafka::QueuePtr queue(rd_kafka_queue_new(consumer_.get()));
-  kafka::ErrorPtr error(rd_kafka_consumer_close_queue(consumer_.get(), queue.get()));
-  if (error) {
-    logger->error("closing the consumer: {}", rd_kafka_error_string(error.get()));
-    return;
-  }
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (!rd_kafka_consumer_closed(consumer_.get()) && Clock::now() < deadline) {
-    kafka::EventPtr event(rd_kafka_queue_poll(queue.get(), 100));
-    if (event && rd_kafka_event_type(event.get()) == RD_KAFKA_EVENT_REBALANCE) {
-      on_rebalance(consumer_.get(), rd_kafka_event_error(event.get()),
-                   rd_kafka_event_topic_partition_list(event.get()), this);
-    }
-  }
-  if (!rd_kafka_consumer_closed(consumer_.get())) {
-    logger->error("the consumer did not close within 10 s");
-  }
-}
-
 void Worker::publish_status() {
   last_status_publish_ = Clock::now();
   StatusSnapshot s;
-  s.in_group = joined_;
-  ingest_->report(consumer_.get(), loop_now_, s);
-  aggregate_->report(consumer_.get(), s);
+  s.in_group = ingest_consumer_->joined() && aggregate_consumer_->joined();
+  ingest_->report(ingest_consumer_->handle(), loop_now_, s);
+  aggregate_->report(aggregate_consumer_->handle(), s);
   status_.publish(std::move(s));
 }
 
 int Worker::run(const std::atomic<bool>& stop) {
   auto logger = log::get("worker");
-  std::uint32_t since_housekeeping = 0;
   while (!stop.load(std::memory_order_relaxed) && !fatal_) {
-    // Short polls while a commit is in flight or a task restores: their progress is
-    // noticed between polls.
-    const int poll_ms = aggregate_->restoring() ? 0 : inflight_ ? 5 : 100;
-    kafka::MessagePtr message(rd_kafka_consumer_poll(consumer_.get(), poll_ms));
-    if (message) {
-      process(*message);
-      if (++since_housekeeping < kRecordsPerHousekeeping && !cycle_.deferred_full()) continue;
-    }
-    since_housekeeping = 0;
+    const std::size_t read = read_burst(*ingest_consumer_) + read_burst(*aggregate_consumer_);
     housekeeping();
+    if (read > 0 || fatal_) continue;
+    // Both queues are empty: wait for either. Short waits while a commit is in flight or a
+    // task restores: their progress is noticed in housekeeping.
+    wakeup_.wait(std::chrono::milliseconds(aggregate_->restoring() ? 0 : inflight_ ? 5 : 100));
   }
   const CommitCycle::BeforeStop before = cycle_.before_stop();
   // Even after a fatal error: the commit thread must end before the producer does.
@@ -307,14 +276,10 @@ int Worker::run(const std::atomic<bool>& stop) {
     logger->info("stopping: final commit");
     commit_now();
   }
-  close_consumer();
-  if (!ever_assigned_) {
-    // librdkafka 2.0.2 asserts when a cooperative-sticky consumer that never received an
-    // assignment is destroyed (its assignor state is still null; librdkafka #4312, fixed
-    // in 2.3.0). The group was left above and the process is about to exit: let the OS
-    // reclaim the handle instead of aborting a clean stop.
-    (void)consumer_.release();
-  }
+  // Leaving the groups revokes everything through the listener, which commits what is
+  // left: stage 1 first, so that nothing new is pre-aggregated while tasks hand over.
+  ingest_consumer_->close(kCloseTimeout);
+  aggregate_consumer_->close(kCloseTimeout);
   http_.reset();
   if (fatal_) {
     logger->critical("stopped after a fatal error: {}", fatal_error_);

@@ -1,19 +1,20 @@
-// `auditor worker`: both stages of the topology in one consumer group
-// (docs/architecture.md).
+// `auditor worker`: both stages of the topology, each with its own consumer in its own
+// group so that each is balanced over the replicas on its own (docs/architecture.md).
 //
 //   audit_events ──IngestStage (parse, lateness, pre-aggregate)──► <app>-ticks-repartition
+//     group <app>
 //   <app>-ticks-repartition ──AggregateStage (windows in RocksDB)──► audit_rollups
+//     group <app>-aggregate
 //   bad input / late records ──► dead-letter topic
 //
-// One thread runs the loop: poll a record, route it to its stage, and let the commit
+// One thread runs the loop: read a burst from each stage's consumer, and let the commit
 // cycle (engine/commit_cycle.h) decide when everything since the last commit is sealed
-// into a transaction (OutputTransaction), which finishes on a second thread while the
-// loop reads on; once it is durable the stores follow (worker_commit.cpp). Rebalance
-// callbacks run on the loop thread, inside poll. HTTP threads reach the stores only
-// through the query mailbox and the status board.
+// into one transaction (OutputTransaction) with both groups' offsets, which finishes on a
+// second thread while the loop reads on; once it is durable the stores follow
+// (worker_commit.cpp). Rebalance callbacks run on the loop thread, inside a consumer's
+// poll. HTTP threads reach the stores only through the query mailbox and the status board.
 //
-// Registered as the consumer's opaque pointer (rebalance callback): neither copyable nor
-// movable, and it must outlive the consumer handle it owns.
+// The listener of its consumers: neither copyable nor movable, and it outlives them.
 #pragma once
 
 #include <atomic>
@@ -29,6 +30,7 @@
 
 #include "worker/common/config.h"
 #include "worker/engine/commit_cycle.h"
+#include "worker/engine/stage_consumer.h"
 #include "worker/engine/worker_http.h"
 #include "worker/kafka/producer.h"
 #include "worker/kafka/transaction.h"
@@ -42,7 +44,7 @@
 
 namespace auditor {
 
-class Worker final : private RecordSink {
+class Worker final : private RecordSink, private StageConsumer::Listener {
  public:
   // Connects to the broker, creates missing topics and checks the partition counts of
   // existing ones. Throws ConfigError / std::runtime_error with a clear message.
@@ -67,8 +69,8 @@ class Worker final : private RecordSink {
     std::vector<AggregateStage::TaskCommit> tasks;
     std::size_t pre_aggregates = 0;
     Clock::time_point started;
-    kafka::TopicPartitionListPtr offsets;  // read by the commit thread
-    std::future<kafka::Error> outcome;     // declared last: its destructor joins the thread
+    std::vector<GroupOffsets> offsets;  // read by the commit thread
+    std::future<kafka::Error> outcome;  // declared last: its destructor joins the thread
   };
 
   // A record produced while a commit is in flight, kept until the next transaction opens.
@@ -85,13 +87,16 @@ class Worker final : private RecordSink {
   void dead_letter(const rd_kafka_message_t& source, std::string_view error, const void* value,
                    std::size_t value_size) override;
   RecordSink& sink() { return *this; }
+  StageConsumer::Listener& listener() { return *this; }
 
-  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
-  void assign(rd_kafka_topic_partition_list_t* partitions);
-  void revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
+  // StageConsumer::Listener: rebalances of either stage's group.
+  void assigned(StageConsumer& consumer, rd_kafka_topic_partition_list_t& partitions) override;
+  void revoked(StageConsumer& consumer, rd_kafka_topic_partition_list_t& partitions,
+               bool lost) override;
 
-  void process(const rd_kafka_message_t& message);
+  // Reads what `consumer` has queued, up to a burst. Returns how many it read.
+  std::size_t read_burst(StageConsumer& consumer);
+  void process(const StageConsumer& consumer, const rd_kafka_message_t& message);
   void housekeeping();
   // The one way to stop on a fatal error: logged once, the commit cycle stopped, the loop
   // ends and run() returns 1.
@@ -103,12 +108,13 @@ class Worker final : private RecordSink {
   void commit_now();
   void abort_and_rewind(const std::string& reason);
   void rewind();
+  [[nodiscard]] bool seek(const StageConsumer& consumer,
+                          rd_kafka_topic_partition_list_t& positions);
   void produce_deferred();
   void on_produce_error(const kafka::Error& error);
   [[nodiscard]] bool commit_ready() const;
-  [[nodiscard]] kafka::TopicPartitionListPtr offsets_to_commit() const;
+  [[nodiscard]] std::vector<GroupOffsets> offsets_to_commit() const;
 
-  void close_consumer();
   void log_progress();
   void publish_status();
   void log_consumer_error(const rd_kafka_message_t& message);
@@ -118,18 +124,18 @@ class Worker final : private RecordSink {
   std::int32_t partitions_ = 0;  // of the input and the repartition topic
 
   std::unique_ptr<kafka::Producer> producer_;
-  kafka::HandlePtr consumer_;
   std::unique_ptr<OutputTransaction> transaction_;
   std::unique_ptr<RepartitionPurger> purger_;
   std::unique_ptr<IngestStage> ingest_;
   std::unique_ptr<AggregateStage> aggregate_;
+  LoopWakeup wakeup_;  // before the consumers: they write to it until destroyed
+  std::unique_ptr<StageConsumer> ingest_consumer_;
+  std::unique_ptr<StageConsumer> aggregate_consumer_;
   CommitCycle cycle_;
   // After the producer, the transaction and the stages: destroyed (joined) before them.
   std::optional<InflightCommit> inflight_;
   std::vector<DeferredRecord> deferred_;
 
-  bool joined_ = false;         // received an assignment from the group
-  bool ever_assigned_ = false;  // received one at least once (see run())
   bool fatal_ = false;
   std::string fatal_error_;
 

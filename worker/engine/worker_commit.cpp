@@ -15,6 +15,7 @@
 //
 // Only one commit is in flight; while it is, only the commit thread uses the producer.
 #include <future>
+#include <span>
 
 #include "worker/common/log.h"
 #include "worker/engine/worker.h"
@@ -93,12 +94,15 @@ bool Worker::commit_ready() const {
          inflight_->outcome.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
 }
 
-kafka::TopicPartitionListPtr Worker::offsets_to_commit() const {
-  kafka::TopicPartitionListPtr list = kafka::new_partition_list(
-      static_cast<int>(ingest_->partition_count() + aggregate_->task_count()));
-  ingest_->add_offsets(*list);
-  aggregate_->add_offsets(*list);
-  return list;
+std::vector<GroupOffsets> Worker::offsets_to_commit() const {
+  std::vector<GroupOffsets> offsets(2);
+  offsets[0].consumer = ingest_consumer_->handle();
+  offsets[0].offsets = kafka::new_partition_list(static_cast<int>(ingest_->partition_count()));
+  ingest_->add_offsets(*offsets[0].offsets);
+  offsets[1].consumer = aggregate_consumer_->handle();
+  offsets[1].offsets = kafka::new_partition_list(static_cast<int>(aggregate_->task_count()));
+  aggregate_->add_offsets(*offsets[1].offsets);
+  return offsets;
 }
 
 void Worker::seal() {
@@ -129,10 +133,13 @@ void Worker::seal() {
       return;
   }
   commit.offsets = offsets_to_commit();
-  commit.outcome = std::async(std::launch::async,
-                              [transaction = transaction_.get(), offsets = commit.offsets.get()] {
-                                return transaction->finish(offsets);
-                              });
+  commit.outcome = std::async(
+      std::launch::async,
+      // The span survives the move into inflight_: a moved
+      // vector keeps its elements where they are.
+      [transaction = transaction_.get(), offsets = std::span<const GroupOffsets>(commit.offsets)] {
+        return transaction->finish(offsets);
+      });
   inflight_ = std::move(commit);
 }
 
@@ -161,7 +168,7 @@ void Worker::complete() {
     fail(*failure);
     return;
   }
-  if (const auto committed = transaction_->commit_offsets(commit.offsets.get())) {
+  if (const auto committed = transaction_->commit_offsets(commit.offsets)) {
     // Under at-least-once the stores are ahead of the group offsets, which only means some
     // input is read again later; the next commit retries.
     logger->warn("{}", committed.message());
@@ -200,32 +207,37 @@ void Worker::abort_and_rewind(const std::string& reason) {
 
 void Worker::rewind() {
   deferred_.clear();
-  kafka::TopicPartitionListPtr positions = kafka::new_partition_list();
-  ingest_->list_partitions(*positions);
-  if (positions->cnt > 0) {
-    const auto err = rd_kafka_committed(consumer_.get(), positions.get(),
+  kafka::TopicPartitionListPtr inputs = kafka::new_partition_list();
+  ingest_->list_partitions(*inputs);
+  if (inputs->cnt > 0) {
+    const auto err = rd_kafka_committed(ingest_consumer_->handle(), inputs.get(),
                                         static_cast<int>(kBlockingTimeout.count()));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       fail("cannot read committed offsets to rewind: " + kafka::error_text(err));
       return;
     }
   }
-  ingest_->rewind(*positions, loop_now_);
-  aggregate_->rewind(*positions);
-  if (positions->cnt > 0) {
-    for (int i = 0; i < positions->cnt; ++i) {
-      auto& tp = positions->elems[i];
-      // No committed offset: start over, like auto.offset.reset=earliest.
-      if (tp.offset < 0) tp.offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    kafka::ErrorPtr error(rd_kafka_seek_partitions(consumer_.get(), positions.get(),
-                                                   static_cast<int>(kBlockingTimeout.count())));
-    if (error) {
-      fail(std::string("cannot rewind: ") + rd_kafka_error_string(error.get()));
-      return;
-    }
+  ingest_->rewind(*inputs, loop_now_);
+  kafka::TopicPartitionListPtr tasks = kafka::new_partition_list();
+  aggregate_->rewind(*tasks);
+  if (seek(*ingest_consumer_, *inputs) && seek(*aggregate_consumer_, *tasks)) cycle_.rewound();
+}
+
+bool Worker::seek(const StageConsumer& consumer, rd_kafka_topic_partition_list_t& positions) {
+  if (positions.cnt == 0) return true;
+  for (int i = 0; i < positions.cnt; ++i) {
+    auto& tp = positions.elems[i];
+    // No committed offset: start over, like auto.offset.reset=earliest.
+    if (tp.offset < 0) tp.offset = RD_KAFKA_OFFSET_BEGINNING;
   }
-  cycle_.rewound();
+  kafka::ErrorPtr error(rd_kafka_seek_partitions(consumer.handle(), &positions,
+                                                 static_cast<int>(kBlockingTimeout.count())));
+  if (error) {
+    fail(std::string(consumer.name()) +
+         " consumer: cannot rewind: " + rd_kafka_error_string(error.get()));
+    return false;
+  }
+  return true;
 }
 
 }  // namespace auditor

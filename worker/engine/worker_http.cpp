@@ -74,8 +74,18 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
               "From sealing a commit to its stores written (the worker reads on meanwhile)",
               m.commit_seconds);
   w.counter("auditor_rebalances_total", "Rebalance callbacks", load(m.rebalances));
-  w.gauge("auditor_assigned_tasks", "Aggregate tasks assigned to this worker",
+  // Each stage is balanced over the replicas on its own: these two are its shares.
+  w.gauge("auditor_assigned_input_partitions", "Input partitions assigned to stage 1 here",
+          static_cast<double>(s.input_partitions));
+  w.gauge("auditor_assigned_tasks", "Aggregate tasks assigned to stage 2 here",
           static_cast<double>(s.assigned_tasks));
+  w.gauge("auditor_tasks",
+          "Aggregate tasks by state: restoring (assigned, catching up from the "
+          "changelog), running, or standby (a warm copy of a task another replica runs)",
+          static_cast<double>(s.restoring_tasks), {{"state", "restoring"}});
+  w.gauge("auditor_tasks", "", static_cast<double>(s.assigned_tasks - s.restoring_tasks),
+          {{"state", "running"}});
+  w.gauge("auditor_tasks", "", static_cast<double>(s.standby_tasks), {{"state", "standby"}});
   w.gauge("auditor_restoring_tasks", "Tasks restoring from their changelog",
           static_cast<double>(s.restoring_tasks));
   w.counter("auditor_restore_records_total", "Changelog records restored",

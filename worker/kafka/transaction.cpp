@@ -5,9 +5,9 @@
 
 namespace auditor {
 
-OutputTransaction::OutputTransaction(kafka::Producer& producer, rd_kafka_t* consumer,
-                                     Guarantee guarantee, std::chrono::milliseconds timeout)
-    : producer_(producer), consumer_(consumer), guarantee_(guarantee), timeout_(timeout) {}
+OutputTransaction::OutputTransaction(kafka::Producer& producer, Guarantee guarantee,
+                                     std::chrono::milliseconds timeout)
+    : producer_(producer), guarantee_(guarantee), timeout_(timeout) {}
 
 void OutputTransaction::init() {
   if (guarantee_ != Guarantee::kExactlyOnce) return;
@@ -27,7 +27,7 @@ kafka::Error OutputTransaction::begin() {
   return {};
 }
 
-kafka::Error OutputTransaction::finish(const rd_kafka_topic_partition_list_t* offsets) {
+kafka::Error OutputTransaction::finish(std::span<const GroupOffsets> offsets) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   if (guarantee_ == Guarantee::kAtLeastOnce) {
     const auto flushed = producer_.flush(deadline);
@@ -38,9 +38,10 @@ kafka::Error OutputTransaction::finish(const rd_kafka_topic_partition_list_t* of
     auto begun = begin();
     if (begun) return begun;
   }
-  if (offsets != nullptr && offsets->cnt > 0) {
-    kafka::GroupMetadataPtr group(rd_kafka_consumer_group_metadata(consumer_));
-    kafka::ErrorPtr error(rd_kafka_send_offsets_to_transaction(producer_.handle(), offsets,
+  for (const auto& [consumer, list] : offsets) {
+    if (!list || list->cnt == 0) continue;
+    kafka::GroupMetadataPtr group(rd_kafka_consumer_group_metadata(consumer));
+    kafka::ErrorPtr error(rd_kafka_send_offsets_to_transaction(producer_.handle(), list.get(),
                                                                group.get(), timeout_ms()));
     if (error) return kafka::Error::from(std::move(error), "send offsets to transaction");
   }
@@ -61,17 +62,20 @@ kafka::Error OutputTransaction::finish(const rd_kafka_topic_partition_list_t* of
   return {};
 }
 
-kafka::Error OutputTransaction::commit_offsets(const rd_kafka_topic_partition_list_t* offsets) {
-  if (guarantee_ != Guarantee::kAtLeastOnce || offsets == nullptr || offsets->cnt == 0) return {};
-  // Asynchronous commit on a private queue so the wait has our deadline.
-  kafka::QueuePtr queue(rd_kafka_queue_new(consumer_));
-  const auto err = rd_kafka_commit_queue(consumer_, offsets, queue.get(), nullptr, nullptr);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka::Error::from(err, "commit offsets");
-  kafka::EventPtr event(rd_kafka_queue_poll(queue.get(), timeout_ms()));
-  if (!event) return kafka::Error::failed("commit offsets: no answer in time");
-  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return kafka::Error::failed(std::string("commit offsets: ") +
-                                rd_kafka_event_error_string(event.get()));
+kafka::Error OutputTransaction::commit_offsets(std::span<const GroupOffsets> offsets) {
+  if (guarantee_ != Guarantee::kAtLeastOnce) return {};
+  for (const auto& [consumer, list] : offsets) {
+    if (!list || list->cnt == 0) continue;
+    // Asynchronous commit on a private queue so the wait has our deadline.
+    kafka::QueuePtr queue(rd_kafka_queue_new(consumer));
+    const auto err = rd_kafka_commit_queue(consumer, list.get(), queue.get(), nullptr, nullptr);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return kafka::Error::from(err, "commit offsets");
+    kafka::EventPtr event(rd_kafka_queue_poll(queue.get(), timeout_ms()));
+    if (!event) return kafka::Error::failed("commit offsets: no answer in time");
+    if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return kafka::Error::failed(std::string("commit offsets: ") +
+                                  rd_kafka_event_error_string(event.get()));
+    }
   }
   return {};
 }

@@ -1,8 +1,9 @@
 // How one commit of the worker becomes durable in Kafka.
 //
-//   exactly-once:   begin ─► produce… ─► send_offsets_to_transaction ─► commit_transaction
-//                   (records and consumer offsets atomically; read_committed consumers see
-//                   all of it or nothing)
+//   exactly-once:   begin ─► produce… ─► send_offsets_to_transaction (once per consumer
+//                   group) ─► commit_transaction (records and the offsets of every group
+//                   atomically; read_committed consumers see all of it or nothing; a
+//                   member fenced in any group aborts the whole transaction)
 //   at-least-once:  produce… ─► flush (all acknowledged) ─► [store written] ─► commit offsets
 //
 // In both, the local store is written only after the records are durable, and the
@@ -11,10 +12,12 @@
 //
 // Thread-safety: one thread at a time. The worker calls begin() and abort() on its loop
 // thread and finish() on its commit thread, never concurrently (one commit in flight, and
-// the loop produces nothing meanwhile). The producer and the consumer must outlive it.
+// the loop produces nothing meanwhile). The producer, and the consumers named in the
+// offsets passed to it, must outlive it.
 #pragma once
 
 #include <chrono>
+#include <span>
 #include <string>
 
 #include "worker/common/config.h"
@@ -24,10 +27,16 @@
 
 namespace auditor {
 
+// The next offsets to read of one consumer's partitions; the consumer (not owned) supplies
+// its group's metadata (group, generation, member: the fencing of KIP-447).
+struct GroupOffsets {
+  rd_kafka_t* consumer = nullptr;
+  kafka::TopicPartitionListPtr offsets;
+};
+
 class OutputTransaction {
  public:
-  // `consumer` supplies the group metadata for transactional offset commits.
-  OutputTransaction(kafka::Producer& producer, rd_kafka_t* consumer, Guarantee guarantee,
+  OutputTransaction(kafka::Producer& producer, Guarantee guarantee,
                     std::chrono::milliseconds timeout);
 
   // Exactly-once: init_transactions (fences older instances with the same transactional.id).
@@ -37,12 +46,12 @@ class OutputTransaction {
   // Opens the transaction if none is open; call before producing.
   [[nodiscard]] kafka::Error begin();
 
-  // Makes everything produced since begin() durable, with `offsets` (next offsets to read)
-  // in the transaction under exactly-once.
-  [[nodiscard]] kafka::Error finish(const rd_kafka_topic_partition_list_t* offsets);
+  // Makes everything produced since begin() durable, with every group's `offsets` in the
+  // transaction under exactly-once.
+  [[nodiscard]] kafka::Error finish(std::span<const GroupOffsets> offsets);
 
-  // At-least-once only: commits the consumer offsets after the store is written.
-  [[nodiscard]] kafka::Error commit_offsets(const rd_kafka_topic_partition_list_t* offsets);
+  // At-least-once only: commits each group's offsets after the store is written.
+  [[nodiscard]] kafka::Error commit_offsets(std::span<const GroupOffsets> offsets);
 
   // Drops what was produced since begin() (aborts the transaction; at-least-once cannot
   // take records back and only waits for them). A fatal error here means the producer is
@@ -53,7 +62,6 @@ class OutputTransaction {
   [[nodiscard]] int timeout_ms() const { return static_cast<int>(timeout_.count()); }
 
   kafka::Producer& producer_;
-  rd_kafka_t* consumer_;
   Guarantee guarantee_;
   std::chrono::milliseconds timeout_;
   bool open_ = false;

@@ -36,22 +36,24 @@ constexpr const char* kSummary =
     "Workers on other hosts keep their own --state-dir: wipe <state-dir>/<application-id>\n"
     "there too before they start.";
 
-void require_empty_group(rd_kafka_t* admin, const ResetConfig& config) {
-  const auto& group = config.topics.application_id;
-  const auto description = kafka::describe_group(admin, group, config.timeout);
-  log::get("reset")->info("group {}: {}, {} members", group, description.state,
-                          description.members.size());
-  if (description.members.empty()) return;
-  std::string members;
-  for (const auto& m : description.members) {
-    members += "\n  " + m.client_id + " on " + m.host +
-               (m.instance_id.empty() ? "" : " (instance " + m.instance_id + ")");
+// Both stages' groups (config.h): a member of either could commit over the reset.
+void require_empty_groups(rd_kafka_t* admin, const ResetConfig& config) {
+  for (const std::string& group : {config.topics.ingest_group(), config.topics.aggregate_group()}) {
+    const auto description = kafka::describe_group(admin, group, config.timeout);
+    log::get("reset")->info("group {}: {}, {} members", group, description.state,
+                            description.members.size());
+    if (description.members.empty()) continue;
+    std::string members;
+    for (const auto& m : description.members) {
+      members += "\n  " + m.client_id + " on " + m.host +
+                 (m.instance_id.empty() ? "" : " (instance " + m.instance_id + ")");
+    }
+    throw std::runtime_error(
+        "the consumer group " + group + " has " + std::to_string(description.members.size()) +
+        " active members: stop every worker of the application first (a killed worker leaves "
+        "the group after its session timeout, 10 s)." +
+        members);
   }
-  throw std::runtime_error(
-      "the consumer group " + group + " has " + std::to_string(description.members.size()) +
-      " active members: stop every worker of the application first (a killed worker leaves "
-      "the group after its session timeout, 10 s)." +
-      members);
 }
 
 ResetPlan make_plan(rd_kafka_t* admin, const ResetConfig& config) {
@@ -64,7 +66,7 @@ ResetPlan make_plan(rd_kafka_t* admin, const ResetConfig& config) {
   const std::int32_t partitions = counts.at(t.input);
   const auto marks = kafka::watermarks(admin, t.input, partitions, config.timeout);
   const auto committed =
-      kafka::committed_offsets(admin, t.application_id, t.input, partitions, config.timeout);
+      kafka::committed_offsets(admin, t.ingest_group(), t.input, partitions, config.timeout);
   std::map<std::int32_t, std::optional<std::int64_t>> at_time;
   if (config.target.kind == ResetTarget::Kind::kDatetime) {
     at_time = kafka::offsets_at(admin, t.input, partitions, config.target.time, config.timeout);
@@ -97,7 +99,7 @@ std::map<std::int32_t, std::int64_t> clear_internal_topic(rd_kafka_t* admin,
                                                           const ResetConfig& config,
                                                           const InternalTopicPlan& topic) {
   auto logger = log::get("reset");
-  const auto& group = config.topics.application_id;
+  const std::string group = config.topics.aggregate_group();  // stage 2 reads it
   if (topic.action == InternalTopicAction::kDeleteRecords) {
     auto starts = kafka::delete_all_records(admin, topic.name, topic.partitions, config.timeout);
     for (const auto& [partition, start] : starts) {
@@ -134,16 +136,20 @@ void execute(rd_kafka_t* admin, const ResetConfig& config, const ResetPlan& plan
     (void)clear_internal_topic(admin, config, plan.changelog);
 
     step = "committing the new offsets";
-    std::vector<kafka::GroupOffset> offsets;
+    std::vector<kafka::GroupOffset> inputs;
     for (const auto& move : plan.input) {
-      offsets.push_back({config.topics.input, move.partition, move.to});
+      inputs.push_back({config.topics.input, move.partition, move.to});
     }
+    std::vector<kafka::GroupOffset> tasks;
     for (const auto& [partition, start] : starts) {
-      offsets.push_back({plan.repartition.name, partition, start});
+      tasks.push_back({plan.repartition.name, partition, start});
     }
-    kafka::alter_group_offsets(admin, config.topics.application_id, offsets, config.timeout);
+    if (!tasks.empty()) {
+      kafka::alter_group_offsets(admin, config.topics.aggregate_group(), tasks, config.timeout);
+    }
+    kafka::alter_group_offsets(admin, config.topics.ingest_group(), inputs, config.timeout);
     for (const auto& move : plan.input) {
-      logger->info("group {}: {}[{}] moved from {} to {}", config.topics.application_id,
+      logger->info("group {}: {}[{}] moved from {} to {}", config.topics.ingest_group(),
                    config.topics.input, move.partition,
                    move.from ? std::to_string(*move.from) : std::string("none"), move.to);
     }
@@ -167,7 +173,7 @@ int run_reset(int argc, char** argv) {
   auto admin = kafka::make_client(
       RD_KAFKA_PRODUCER,
       kafka::make_conf(config.kafka, {{"client.id", config.topics.application_id + "-reset"}}));
-  require_empty_group(admin.get(), config);
+  require_empty_groups(admin.get(), config);
   const ResetPlan plan = make_plan(admin.get(), config);
   for (const auto& warning : plan.warnings) logger->warn("{}", warning);
   const auto actions = describe(plan, config);

@@ -107,12 +107,13 @@ std::vector<std::string> describe(const ResetPlan& plan, const ResetConfig& conf
       case InternalTopicAction::kDeleteRecords:
         lines.push_back("topic " + topic->name + ": delete records of all " +
                         std::to_string(topic->partitions) + " partitions (" + topic->reason +
-                        "); commit group " + config.topics.application_id +
+                        "); commit group " + config.topics.aggregate_group() +
                         " there at the new start");
         break;
       case InternalTopicAction::kDeleteTopic:
-        lines.push_back("topic " + topic->name + ": delete group " + config.topics.application_id +
-                        "'s offsets and the topic (" + topic->reason + ")");
+        lines.push_back("topic " + topic->name + ": delete group " +
+                        config.topics.aggregate_group() + "'s offsets and the topic (" +
+                        topic->reason + ")");
         break;
     }
   }
@@ -123,7 +124,7 @@ std::vector<std::string> describe(const ResetPlan& plan, const ResetConfig& conf
     target = "the given offsets";
   }
   for (const auto& move : plan.input) {
-    lines.push_back("group " + config.topics.application_id + ": move " + config.topics.input +
+    lines.push_back("group " + config.topics.ingest_group() + ": move " + config.topics.input +
                     "[" + std::to_string(move.partition) + "] from " + offset_text(move.from) +
                     " to " + std::to_string(move.to) + " (" + target + ")");
   }
