@@ -25,6 +25,10 @@ class ConfigError : public std::runtime_error {
 
 enum class Guarantee : std::uint8_t { kExactlyOnce, kAtLeastOnce };
 
+// Which aggregate tasks a replica keeps warm copies of, besides the ones it runs
+// (docs/architecture.md, "Scaling"): none, or all it does not run.
+enum class StandbyTasksMode : std::uint8_t { kNone, kAll };
+
 // Options every subcommand that talks to Kafka shares.
 struct KafkaSettings {
   std::string bootstrap_servers = "127.0.0.1:9092";
@@ -66,6 +70,7 @@ struct WorkerConfig {
   std::optional<std::string> instance_id;
   Guarantee guarantee = Guarantee::kExactlyOnce;
   EmitMode emit = EmitMode::kUpdates;
+  StandbyTasksMode standby_tasks = StandbyTasksMode::kNone;
   int http_port = 8080;
 };
 

@@ -64,7 +64,10 @@ void add_worker_options(po::options_description& options) {
       "guarantee", po::value<std::string>()->default_value("exactly-once"),
       "exactly-once or at-least-once")("emit", po::value<std::string>()->default_value("updates"),
                                        "updates or final")(
-      "http-port", po::value<int>()->default_value(8080), "HTTP port (0: any free port)");
+      "http-port", po::value<int>()->default_value(8080), "HTTP port (0: any free port)")(
+      "standby-tasks", po::value<std::string>()->default_value("none"),
+      "none, or all: keep a warm copy of every aggregate task this replica does not run, and "
+      "warm them before taking tasks over, so a moved task resumes at once");
 }
 
 WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origins) {
@@ -137,6 +140,9 @@ WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origi
       {{"exactly-once", Guarantee::kExactlyOnce}, {"at-least-once", Guarantee::kAtLeastOnce}});
   c.emit = parse_choice<EmitMode>(label("emit"), text(v, "emit"),
                                   {{"updates", EmitMode::kUpdates}, {"final", EmitMode::kFinal}});
+  c.standby_tasks = parse_choice<StandbyTasksMode>(
+      label("standby-tasks"), text(v, "standby-tasks"),
+      {{"none", StandbyTasksMode::kNone}, {"all", StandbyTasksMode::kAll}});
   c.http_port = v["http-port"].as<int>();
   if (c.http_port < 0 || c.http_port > 65535) {
     throw ConfigError(label("http-port") + ": must be between 0 and 65535");

@@ -33,8 +33,8 @@ void LoopWakeup::wait(std::chrono::milliseconds timeout) const {
 }
 
 StageConsumer::StageConsumer(WorkerStage stage, const KafkaSettings& settings,
-                             kafka::Properties properties, const std::string& topic,
-                             Listener& listener, const LoopWakeup& wakeup)
+                             kafka::Properties properties, Listener& listener,
+                             const LoopWakeup& wakeup)
     : stage_(stage), listener_(listener) {
   kafka::ConfPtr conf = kafka::make_conf(settings, properties);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &StageConsumer::on_rebalance);
@@ -49,13 +49,16 @@ StageConsumer::StageConsumer(WorkerStage stage, const KafkaSettings& settings,
   static constexpr std::uint64_t kOne = 1;
   queue_.reset(rd_kafka_queue_get_consumer(handle_.get()));
   rd_kafka_queue_io_event_enable(queue_.get(), wakeup.fd(), &kOne, sizeof kOne);
+}
 
+void StageConsumer::subscribe(const std::string& topic) {
   kafka::TopicPartitionListPtr topics = kafka::new_partition_list(1);
   kafka::add_partition(*topics, topic, PartitionId{RD_KAFKA_PARTITION_UA});
   if (const auto err = rd_kafka_subscribe(handle_.get(), topics.get())) {
     throw std::runtime_error(std::string(name()) + " consumer: cannot subscribe to " + topic +
                              ": " + kafka::error_text(err));
   }
+  subscribed_ = true;
 }
 
 StageConsumer::~StageConsumer() {

@@ -3,7 +3,7 @@
 // cooperative rebalancing handed to a listener, and a wake-up of the worker loop whenever
 // its queue gets a record or an event (the loop waits on both stages' consumers at once).
 //
-//   constructed ─subscribe─► in the group ─► assigned(...) / revoked(...) inside poll()
+//   constructed ─subscribe()─► in the group ─► assigned(...) / revoked(...) inside poll()
 //               ─close()──► revoked(...) for everything, left the group
 //
 // Thread-safety: the worker's loop thread only (librdkafka runs the rebalance callback
@@ -54,10 +54,10 @@ class StageConsumer {
     ~Listener() = default;
   };
 
-  // Creates the consumer with `properties` and subscribes to `topic`. `listener` and
-  // `wakeup` must outlive it. Throws std::runtime_error.
+  // Creates the consumer with `properties`. `listener` and `wakeup` must outlive it.
+  // Throws std::runtime_error.
   StageConsumer(WorkerStage stage, const KafkaSettings& settings, kafka::Properties properties,
-                const std::string& topic, Listener& listener, const LoopWakeup& wakeup);
+                Listener& listener, const LoopWakeup& wakeup);
   ~StageConsumer();
   StageConsumer(const StageConsumer&) = delete;
   StageConsumer& operator=(const StageConsumer&) = delete;
@@ -71,6 +71,10 @@ class StageConsumer {
 
   // The next record or consumer error, without waiting; null when the queue is empty.
   [[nodiscard]] kafka::MessagePtr poll();
+
+  // Joins the group, reading `topic`. Throws std::runtime_error.
+  void subscribe(const std::string& topic);
+  [[nodiscard]] bool subscribed() const { return subscribed_; }
 
   // Inside assigned()/revoked(): completes the incremental rebalance. Returns the error.
   [[nodiscard]] std::string incremental_assign(const rd_kafka_topic_partition_list_t& partitions);
@@ -91,6 +95,7 @@ class StageConsumer {
   Listener& listener_;
   kafka::HandlePtr handle_;
   kafka::QueuePtr queue_;  // the consumer queue, while it wakes the loop
+  bool subscribed_ = false;
   bool joined_ = false;
   bool ever_assigned_ = false;
 };

@@ -54,14 +54,20 @@ Worker::Worker(WorkerConfig config)
                                                 std::chrono::seconds(30));
   ingest_ = std::make_unique<IngestStage>(config_, partitions_, metrics_, sink());
   aggregate_ = std::make_unique<AggregateStage>(config_, partitions_, metrics_, sink(), *producer_);
-  ingest_consumer_ =
-      std::make_unique<StageConsumer>(WorkerStage::kIngest, config_.kafka,
-                                      worker_consumer_properties(config_, WorkerStage::kIngest),
-                                      config_.topics.input, listener(), wakeup_);
-  aggregate_consumer_ =
-      std::make_unique<StageConsumer>(WorkerStage::kAggregate, config_.kafka,
-                                      worker_consumer_properties(config_, WorkerStage::kAggregate),
-                                      config_.topics.repartition(), listener(), wakeup_);
+  ingest_consumer_ = std::make_unique<StageConsumer>(
+      WorkerStage::kIngest, config_.kafka,
+      worker_consumer_properties(config_, WorkerStage::kIngest), listener(), wakeup_);
+  aggregate_consumer_ = std::make_unique<StageConsumer>(
+      WorkerStage::kAggregate, config_.kafka,
+      worker_consumer_properties(config_, WorkerStage::kAggregate), listener(), wakeup_);
+  ingest_consumer_->subscribe(config_.topics.input);
+  if (auto failure = aggregate_->start_standbys()) throw std::runtime_error(*failure);
+  if (aggregate_->standbys_warm()) {
+    aggregate_consumer_->subscribe(config_.topics.repartition());
+  } else {
+    logger->info("warming the standby copies of all {} tasks before joining group {}", partitions_,
+                 config_.topics.aggregate_group());
+  }
   http_ =
       std::make_unique<WorkerHttp>(config_.http_port, metrics_, status_, queries_, config_.windows);
   logger->info(
@@ -220,6 +226,21 @@ void Worker::housekeeping() {
     fail(*failure);
     return;
   }
+  if (auto failure = aggregate_->standby_step(std::chrono::milliseconds(20))) {
+    fail(*failure);
+    return;
+  }
+  if (!aggregate_consumer_->subscribed() && aggregate_->standbys_warm()) {
+    // Joining stage 2 only now: whatever tasks the group gives this replica are warm.
+    log::get("worker")->info("standby copies warm: joining group {}",
+                             config_.topics.aggregate_group());
+    try {
+      aggregate_consumer_->subscribe(config_.topics.repartition());
+    } catch (const std::runtime_error& e) {
+      fail(e.what());
+      return;
+    }
+  }
   const CommitCycle::Step step = cycle_.step(
       loop_now_, commit_ready(), ingest_->pending_entries() + aggregate_->pending_entries());
   if (step.complete && inflight_) complete();
@@ -278,6 +299,7 @@ int Worker::run(const std::atomic<bool>& stop) {
   }
   // Leaving the groups revokes everything through the listener, which commits what is
   // left: stage 1 first, so that nothing new is pre-aggregated while tasks hand over.
+  aggregate_->stop_standbys();
   ingest_consumer_->close(kCloseTimeout);
   aggregate_consumer_->close(kCloseTimeout);
   http_.reset();

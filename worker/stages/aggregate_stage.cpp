@@ -27,6 +27,10 @@ Failure AggregateStage::assign(const rd_kafka_topic_partition_list_t& partitions
     const auto& tp = partitions.elems[i];
     if (repartition_topic_ != tp.topic) continue;
     const PartitionId id{tp.partition};
+    if (standby_) {
+      // The copy's store becomes the task's: its restore replays only what came after.
+      if (auto error = standby_->release(id); !error.empty()) return error;
+    }
     try {
       auto task = std::make_unique<AggregateTask>(config_, id, partitions_);
       log::get("worker")->info("task {} assigned: store {}", tp.partition,
@@ -114,6 +118,46 @@ void AggregateStage::revoke(PartitionId partition) {
   tasks_.erase(it);
   metrics_.assigned_tasks.store(static_cast<std::int64_t>(tasks_.size()));
   log::get("worker")->info("task {} revoked", partition.value);
+  if (!standby_) return;
+  try {
+    standby_->follow(partition);
+  } catch (const std::exception& e) {
+    // A standby only speeds up a later takeover: the task restores without it.
+    log::get("standby")->error("{}", e.what());
+  }
+}
+
+Failure AggregateStage::start_standbys() {
+  if (config_.standby_tasks == StandbyTasksMode::kNone) return std::nullopt;
+  try {
+    standby_ = std::make_unique<StandbyTasks>(config_, changelog_topic_);
+    for (std::int32_t p = 0; p < partitions_; ++p) {
+      if (!tasks_.contains(PartitionId{p})) standby_->follow(PartitionId{p});
+    }
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
+void AggregateStage::stop_standbys() {
+  if (!standby_) return;
+  for (std::int32_t p = 0; p < partitions_; ++p) {
+    if (auto error = standby_->release(PartitionId{p}); !error.empty()) {
+      log::get("standby")->error("{}", error);
+    }
+  }
+  standby_.reset();
+}
+
+Failure AggregateStage::standby_step(std::chrono::milliseconds budget) {
+  if (!standby_) return std::nullopt;
+  try {
+    standby_->poll(budget);
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
 }
 
 Failure AggregateStage::process(const rd_kafka_message_t& message) {
@@ -259,6 +303,7 @@ std::size_t AggregateStage::pending_entries() const {
 void AggregateStage::report(rd_kafka_t* consumer, StatusSnapshot& s) const {
   s.assigned_tasks = tasks_.size();
   s.restore_remaining_records = restorer_.remaining();
+  s.standby_tasks = standby_ ? standby_->count() : 0;
   for (const auto& [partition, task] : tasks_) {
     if (task->restoring()) {
       ++s.restoring_tasks;

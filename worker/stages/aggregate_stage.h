@@ -1,7 +1,8 @@
 // Stage 2 of the topology: this worker's aggregate tasks (one per assigned repartition
 // partition), from pre-aggregates and watermarks to windows in RocksDB and rollups.
 //
-//   assigned ─► restoring (changelog ─► store; partition paused) ─► running
+//   [standby: a warm copy (standby_tasks.h)] ─► assigned ─► restoring (changelog ─► store;
+//   partition paused) ─► running ─► revoked ─► [standby]
 //   running:  delta ─► window aggregator;  watermark ─► closes windows at the next commit
 //   commit:   build(): rollups + changelog records produced, results kept
 //             apply(): once the commit is durable, each store writes its result in one batch
@@ -24,13 +25,14 @@
 #include "topology/rollup_format.h"
 #include "topology/window_aggregator.h"
 #include "worker/common/config.h"
+#include "worker/kafka/producer.h"
 #include "worker/stages/aggregate_task.h"
 #include "worker/stages/changelog_restorer.h"
 #include "worker/stages/metrics.h"
 #include "worker/stages/record_sink.h"
 #include "worker/stages/rollup_query.h"
+#include "worker/stages/standby_tasks.h"
 #include "worker/stages/status_board.h"
-#include "worker/kafka/producer.h"
 
 namespace auditor {
 
@@ -56,6 +58,15 @@ class AggregateStage {
   // partition at the committed offset (blocking calls with `timeout`).
   [[nodiscard]] Failure restore_step(rd_kafka_t* consumer, std::chrono::milliseconds timeout);
   void revoke(PartitionId partition);
+
+  // --standby-tasks all: follows every task not assigned here (and each one revoked from
+  // now on) until stop_standbys().
+  [[nodiscard]] Failure start_standbys();
+  void stop_standbys();
+  // Keeps the standby copies current for a while.
+  [[nodiscard]] Failure standby_step(std::chrono::milliseconds budget);
+  // No standby copies, or every one reached the end of its changelog at least once.
+  [[nodiscard]] bool standbys_warm() const { return !standby_ || standby_->caught_up(); }
 
   // A consumed repartition record. Returns a failure only for a record the worker must
   // not read on past (one of an earlier version).
@@ -103,6 +114,7 @@ class AggregateStage {
   RollupFormatter rollup_formatter_;
   ChangelogRestorer restorer_;
   std::map<PartitionId, std::unique_ptr<AggregateTask>> tasks_;
+  std::unique_ptr<StandbyTasks> standby_;  // while following (start_standbys)
 };
 
 }  // namespace auditor

@@ -10,9 +10,7 @@ namespace auditor {
 
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-kafka::Properties restore_consumer_properties() {
+kafka::Properties changelog_reader_properties() {
   kafka::Properties props = {{"group.id", "auditor-restore"},  // never joins: assign only
                              {"enable.auto.commit", "false"},
                              {"enable.partition.eof", "true"},
@@ -23,11 +21,9 @@ kafka::Properties restore_consumer_properties() {
   return props;
 }
 
-}  // namespace
-
 ChangelogRestorer::ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic)
     : consumer_(kafka::make_client(RD_KAFKA_CONSUMER,
-                                   kafka::make_conf(settings, restore_consumer_properties()))),
+                                   kafka::make_conf(settings, changelog_reader_properties()))),
       topic_(std::move(changelog_topic)) {}
 
 void ChangelogRestorer::start(AggregateTask& task) {

@@ -19,10 +19,15 @@
 #include "state/changelog.h"
 #include "topology/types.h"
 #include "worker/common/config.h"
+#include "worker/kafka/client.h"
 #include "worker/kafka/handles.h"
 #include "worker/stages/aggregate_task.h"
 
 namespace auditor {
+
+// A group-less, read_committed consumer of changelog partitions (assign only), for the
+// restorer and the standby copies.
+[[nodiscard]] kafka::Properties changelog_reader_properties();
 
 class ChangelogRestorer {
  public:

@@ -23,10 +23,10 @@
 #include "topology/pre_aggregator.h"
 #include "topology/tick_parser.h"
 #include "worker/common/config.h"
+#include "worker/kafka/error.h"
 #include "worker/stages/metrics.h"
 #include "worker/stages/record_sink.h"
 #include "worker/stages/status_board.h"
-#include "worker/kafka/error.h"
 
 namespace auditor {
 
