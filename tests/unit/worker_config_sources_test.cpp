@@ -110,7 +110,16 @@ TEST_F(ConfigSources, DefaultsWhenNothingIsSet) {
   EXPECT_EQ(c.http_port, 8080);
   EXPECT_EQ(c.topics.input, "audit_events");
   EXPECT_EQ(c.guarantee, Guarantee::kExactlyOnce);
+  EXPECT_EQ(c.standby_tasks, StandbyTasksMode::kNone);
+  EXPECT_EQ(c.topics.ingest_group(), "auditor");
+  EXPECT_EQ(c.topics.aggregate_group(), "auditor-aggregate");
   EXPECT_TRUE(origins_.empty());
+}
+
+TEST_F(ConfigSources, StandbyTasksIsNoneOrAll) {
+  EXPECT_EQ(worker({"--standby-tasks", "all"}).standby_tasks, StandbyTasksMode::kAll);
+  EXPECT_EQ(config_error({"--standby-tasks", "2"}),
+            "--standby-tasks: '2' is not one of none or all");
 }
 
 TEST_F(ConfigSources, FileSetsOptions) {
