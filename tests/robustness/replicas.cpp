@@ -1,6 +1,7 @@
 #include "tests/robustness/replicas.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <csignal>
 #include <cstdio>
@@ -10,6 +11,8 @@
 #include <map>
 #include <regex>
 #include <sstream>
+
+#include "tests/support/prometheus_text.h"
 
 namespace auditor::rb {
 namespace {
@@ -317,6 +320,67 @@ std::string describe(const RestoreSummary& s) {
   return buf;
 }
 
+std::optional<int> http_port(const std::filesystem::path& log) {
+  static const std::regex listening(R"(listening on port (\d+))");
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, listening)) return std::stoi(m[1].str());
+  }
+  return std::nullopt;
+}
+
+std::string describe(const Shares& s) {
+  std::string out = std::to_string(s.input_partitions) + "+" + std::to_string(s.tasks);
+  std::vector<std::string> extra;
+  if (s.restoring != 0) extra.push_back(std::to_string(s.restoring) + " restoring");
+  if (s.running != s.tasks - s.restoring) extra.push_back(std::to_string(s.running) + " running");
+  if (s.standby != 0) extra.push_back(std::to_string(s.standby) + " standby");
+  for (std::size_t i = 0; i < extra.size(); ++i) out += (i == 0 ? " (" : ", ") + extra[i];
+  return extra.empty() ? out : out + ")";
+}
+
+std::optional<Shares> read_shares(Replica& replica, std::string* why) {
+  auto fail = [&](const std::string& reason) -> std::optional<Shares> {
+    if (why != nullptr) *why = replica.name() + ": " + reason;
+    return std::nullopt;
+  };
+  const auto port = http_port(replica.log());
+  if (!port) return fail("no \"listening on port\" in " + replica.log().string() + " yet");
+  httplib::Client client("127.0.0.1", *port);
+  client.set_connection_timeout(1, 0);
+  client.set_read_timeout(2, 0);
+  const auto res = client.Get("/metrics");
+  if (!res) {
+    return fail("GET /metrics on port " + std::to_string(*port) + ": " +
+                httplib::to_string(res.error()));
+  }
+  if (res->status != 200) return fail("GET /metrics answered " + std::to_string(res->status));
+  const test::Exposition e = test::parse_exposition(res->body);
+  Shares s;
+  struct Gauge {
+    const char* name;
+    const char* state;  // the `state` label, or nullptr for none
+    int* field;
+  };
+  for (const Gauge& g : {Gauge{"auditor_assigned_input_partitions", nullptr, &s.input_partitions},
+                         Gauge{"auditor_assigned_tasks", nullptr, &s.tasks},
+                         Gauge{"auditor_tasks", "restoring", &s.restoring},
+                         Gauge{"auditor_tasks", "running", &s.running},
+                         Gauge{"auditor_tasks", "standby", &s.standby}}) {
+    test::Labels labels;
+    if (g.state != nullptr) labels["state"] = g.state;
+    const auto v = e.value(g.name, labels);
+    if (!v) {
+      return fail(std::string("no ") + g.name +
+                  (g.state != nullptr ? std::string("{state=\"") + g.state + "\"}" : "") +
+                  " in /metrics");
+    }
+    *g.field = static_cast<int>(*v);
+  }
+  return s;
+}
+
 std::string wait_until(const std::function<bool()>& done, Deadline deadline,
                        const std::vector<Replica*>& must_live, const std::string& what) {
   const auto started = Clock::now();
@@ -485,6 +549,37 @@ Scenario::Scenario(const std::string& test_name, const std::string& emit)
   day = it::utc_day_start(3);
   seed = static_cast<std::uint64_t>(it::now_ms());
   std::cerr << "seed " << seed << "\n";
+}
+
+Verdict close_windows_and_compare(const WorkerConfig& config, RollupView& view,
+                                  const ExpectedRollups& expected, std::int64_t data_day,
+                                  const std::vector<Replica*>& must_live,
+                                  std::chrono::seconds limit, int input_partitions) {
+  Verdict v;
+  {
+    test::Producer producer;
+    it::send_sentinels(producer, config.input_topic, input_partitions,
+                       data_day + 2 * it::kDay + it::kHour);
+    producer.flush(deadline_in(30s));
+  }
+  v.wait_failure = wait_until(
+      [&] {
+        // Counting the missing finals takes seconds with millions of windows: only once a
+        // poll brought nothing new.
+        const std::size_t before = view.records();
+        view.poll(300ms);
+        return view.records() == before && view.missing_finals(expected) == 0;
+      },
+      deadline_in(limit), must_live, "waiting for every window's final value");
+  view.poll(1000ms);  // anything published after the finals (would be a violation)
+  v.missing_finals = view.missing_finals(expected);
+  v.violations = view.violations();
+  v.differences = view.diff(expected);
+  const auto dead =
+      test::consume_all(config.dlq_topic, {.idle = 500ms, .deadline = deadline_in(5s)});
+  v.dead_letters = dead.size();
+  if (!dead.empty()) v.first_dead_letter = dead.front().header("error").value_or("<no error>");
+  return v;
 }
 
 }  // namespace auditor::rb

@@ -174,6 +174,30 @@ struct RestoreSummary {
 [[nodiscard]] RestoreSummary summarize(const std::vector<RestoreEvent>& events);
 [[nodiscard]] std::string describe(const RestoreSummary& s);
 
+// --- What a run's /metrics says -------------------------------------------------------
+
+// The HTTP port the run logged ("listening on port N"; the replicas take a free one), or
+// nullopt before that line.
+[[nodiscard]] std::optional<int> http_port(const std::filesystem::path& log);
+
+// What a replica owns in each stage, from the gauges of its /metrics (the worker's status
+// snapshot, at most a second old).
+struct Shares {
+  int input_partitions = 0;  // stage 1: auditor_assigned_input_partitions
+  int tasks = 0;             // stage 2: auditor_assigned_tasks (restoring or running)
+  int restoring = 0;         // auditor_tasks{state="restoring"}
+  int running = 0;           // auditor_tasks{state="running"}
+  int standby = 0;           // auditor_tasks{state="standby"}
+};
+// "2+2" (input partitions + tasks), then the restoring and standby tasks if there are any:
+// "2+3 (1 restoring, 1 standby)".
+[[nodiscard]] std::string describe(const Shares& s);
+
+// One GET /metrics of the replica's current run (1 s to connect, 2 s to answer). nullopt,
+// with the reason in `why`, before the port is logged, when the request fails or when one
+// of the gauges is missing.
+[[nodiscard]] std::optional<Shares> read_shares(Replica& replica, std::string* why = nullptr);
+
 // --- Waiting and the closing comparison ------------------------------------------------
 
 // Polls `done` every 250 ms until it holds (""), the deadline passes ("timed out ...") or
@@ -274,5 +298,16 @@ class Scenario {
  private:
   CleanUpOnSuccess clean_up_{cfg};  // declared after cfg, which it refers to
 };
+
+// --- Applications with fewer input partitions ------------------------------------------
+
+// close_windows_and_compare() for an application whose input topic has `input_partitions`
+// partitions instead of kPartitions (one sentinel into each of them). Counts the missing
+// finals only after a poll that brought nothing new, so millions of windows stay cheap.
+[[nodiscard]] Verdict close_windows_and_compare(const WorkerConfig& config, RollupView& view,
+                                                const ExpectedRollups& expected,
+                                                std::int64_t data_day,
+                                                const std::vector<Replica*>& must_live,
+                                                std::chrono::seconds limit, int input_partitions);
 
 }  // namespace auditor::rb

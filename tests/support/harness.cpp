@@ -483,6 +483,7 @@ std::vector<std::string> worker_args(const WorkerConfig& c, const std::filesyste
   optional("--commit-interval", c.commit_interval);
   optional("--idle-timeout", c.idle_timeout);
   if (instance_id) optional("--instance-id", *instance_id);
+  args.insert(args.end(), c.extra_args.begin(), c.extra_args.end());
   return args;
 }
 

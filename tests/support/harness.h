@@ -232,6 +232,9 @@ struct WorkerConfig {
   std::string guarantee = "exactly-once";
   std::string commit_interval = "1s";
   std::string idle_timeout;  // --idle-timeout
+  // Appended as they are to the end of the worker's command line (e.g. {"--standby-tasks",
+  // "all"}); empty by default.
+  std::vector<std::string> extra_args;
 };
 
 // A config with unique names under `test_name` and a fresh state dir in the build tree.
