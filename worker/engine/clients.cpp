@@ -38,7 +38,7 @@ kafka::Properties worker_consumer_properties(const WorkerConfig& config, WorkerS
       // Also under at-least-once: never count records of aborted transactions.
       {"isolation.level", "read_committed"},
       {"session.timeout.ms", "10000"},
-      {"heartbeat.interval.ms", "2000"},
+      {"heartbeat.interval.ms", "500"},
       // The loop waits on both stages' consumers at once (engine/stage_consumer.h): a
       // fetch the broker holds back delays only its own stage; a short wait keeps a
       // repartition partition with little committed data from lagging a whole 500 ms.

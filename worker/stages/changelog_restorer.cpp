@@ -9,6 +9,7 @@
 namespace auditor {
 
 using Clock = std::chrono::steady_clock;
+constexpr int kEndQueryTimeoutMs = 2'000;
 
 kafka::Properties changelog_reader_properties() {
   kafka::Properties props = {{"group.id", "auditor-restore"},  // never joins: assign only
@@ -32,12 +33,27 @@ void ChangelogRestorer::start(AggregateTask& task) {
   // The end is found by reading to it (partition EOF, which read_committed puts at the
   // last stable offset), so a changelog whose leader is still being elected just waits.
   const std::int64_t start_at = from ? from->value : RD_KAFKA_OFFSET_BEGINNING;
-  active_[partition] =
-      Active{&task, std::make_unique<state::ChangelogRestore>(task.store()), Clock::now(),
-             from ? from->value : 0, std::max<std::int64_t>(0, start_at)};
+  const std::int64_t position = std::max<std::int64_t>(0, start_at);
   log::get("restore")->info("task {}: restoring from changelog offset {}", partition,
                             from ? std::to_string(from->value) + " (local store kept)"
                                  : std::string("0 (no local store)"));
+  // Nothing past the store's offset at all (a warm standby copy, a store whose owner
+  // stopped cleanly, an empty changelog): done without waiting for a fetch to report the
+  // end, which takes 0.1-1 s. If the broker does not answer quickly, the fetch decides.
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+  if (rd_kafka_query_watermark_offsets(consumer_.get(), topic_.c_str(), partition, &low, &high,
+                                       kEndQueryTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      high <= position) {
+    log::get("restore")->info(
+        "task {}: restored 0 changelog records in 0.00 s (offsets {}..{}, nothing after the "
+        "store)",
+        partition, position, position);
+    up_to_date_.emplace_back(partition);
+    return;
+  }
+  active_[partition] = Active{&task, std::make_unique<state::ChangelogRestore>(task.store()),
+                              Clock::now(), from ? from->value : 0, position};
   kafka::TopicPartitionListPtr list = kafka::new_partition_list(1);
   kafka::add_partition(*list, topic_, PartitionId{partition}, Offset{start_at});
   kafka::ErrorPtr error(rd_kafka_incremental_assign(consumer_.get(), list.get()));
@@ -60,6 +76,7 @@ void ChangelogRestorer::stop_reading(std::int32_t partition) {
 }
 
 void ChangelogRestorer::cancel(PartitionId partition) {
+  std::erase(up_to_date_, partition);
   if (!active_.contains(partition.value)) return;
   stop_reading(partition.value);
   log::get("restore")->info("task {}: restore cancelled (revoked)", partition.value);
@@ -80,7 +97,8 @@ std::int64_t ChangelogRestorer::remaining() const {
 }
 
 std::vector<PartitionId> ChangelogRestorer::poll(std::chrono::milliseconds budget) {
-  std::vector<PartitionId> finished;
+  std::vector<PartitionId> finished = std::move(up_to_date_);
+  up_to_date_.clear();
   const auto deadline = Clock::now() + budget;
   while (!active_.empty() && Clock::now() < deadline) {
     kafka::MessagePtr m(rd_kafka_consumer_poll(consumer_.get(), 10));

@@ -33,7 +33,8 @@ class ChangelogRestorer {
  public:
   ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic);
 
-  // Starts restoring `task` (which must stay alive until finished or cancelled).
+  // Starts restoring `task` (which must stay alive until finished or cancelled). Asks the
+  // broker for the changelog's end first (at most 2 s).
   void start(AggregateTask& task);
   void cancel(PartitionId partition);
 
@@ -42,7 +43,7 @@ class ChangelogRestorer {
   // changelog is corrupt (the worker cannot go on with that task).
   [[nodiscard]] std::vector<PartitionId> poll(std::chrono::milliseconds budget);
 
-  [[nodiscard]] bool idle() const { return active_.empty(); }
+  [[nodiscard]] bool idle() const { return active_.empty() && up_to_date_.empty(); }
   [[nodiscard]] std::uint64_t records_restored() const { return records_restored_; }
   // Records still to read over all restoring tasks (from the last fetched end offsets).
   [[nodiscard]] std::int64_t remaining() const;
@@ -61,6 +62,7 @@ class ChangelogRestorer {
   kafka::HandlePtr consumer_;
   std::string topic_;
   std::map<std::int32_t, Active> active_;
+  std::vector<PartitionId> up_to_date_;  // nothing to replay: finished at the next poll()
   std::uint64_t records_restored_ = 0;
 };
 
