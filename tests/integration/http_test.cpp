@@ -587,6 +587,10 @@ TEST(WorkerHttp, ReadyzFlipsTo200OnlyAfterTheRestore) {
   EXPECT_EQ(body.value("in_group", false), true) << ready.body;
   EXPECT_EQ(body.value("restoring_tasks", -1), 0) << ready.body;
   EXPECT_EQ(body.value("assigned_tasks", -1), kPartitions) << ready.body;
+  ASSERT_TRUE(body.contains("tasks")) << ready.body;
+  EXPECT_EQ(body["tasks"]["running"].size(), static_cast<std::size_t>(kPartitions)) << ready.body;
+  EXPECT_TRUE(body["tasks"]["restoring"].empty()) << ready.body;
+  EXPECT_TRUE(body["tasks"]["standby"].empty()) << ready.body;
   EXPECT_EQ(after.status, 200) << "/rollups right after /readyz turned 200: " << after.body;
   EXPECT_EQ(nlohmann::json::parse(after.body), nlohmann::json::parse(before.body))
       << "restored state differs\nbefore: " << before.body << "\nafter:  " << after.body;

@@ -77,17 +77,19 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
   // Each stage is balanced over the replicas on its own: these two are its shares.
   w.gauge("auditor_assigned_input_partitions", "Input partitions assigned to stage 1 here",
           static_cast<double>(s.input_partitions));
+  const auto count = [](const std::vector<std::int32_t>& tasks) {
+    return static_cast<double>(tasks.size());
+  };
   w.gauge("auditor_assigned_tasks", "Aggregate tasks assigned to stage 2 here",
-          static_cast<double>(s.assigned_tasks));
+          count(s.restoring_tasks) + count(s.running_tasks));
   w.gauge("auditor_tasks",
           "Aggregate tasks by state: restoring (assigned, catching up from the "
           "changelog), running, or standby (a warm copy of a task another replica runs)",
-          static_cast<double>(s.restoring_tasks), {{"state", "restoring"}});
-  w.gauge("auditor_tasks", "", static_cast<double>(s.assigned_tasks - s.restoring_tasks),
-          {{"state", "running"}});
-  w.gauge("auditor_tasks", "", static_cast<double>(s.standby_tasks), {{"state", "standby"}});
+          count(s.restoring_tasks), {{"state", "restoring"}});
+  w.gauge("auditor_tasks", "", count(s.running_tasks), {{"state", "running"}});
+  w.gauge("auditor_tasks", "", count(s.standby_tasks), {{"state", "standby"}});
   w.gauge("auditor_restoring_tasks", "Tasks restoring from their changelog",
-          static_cast<double>(s.restoring_tasks));
+          count(s.restoring_tasks));
   w.counter("auditor_restore_records_total", "Changelog records restored",
             load(m.restored_records));
   w.gauge("auditor_restore_remaining_records", "Changelog records left to restore",
@@ -126,12 +128,17 @@ WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard
   });
   server.get("/readyz", [&status](const web::Request&, web::Response& res) {
     const auto s = status.snapshot();
-    const bool ready = s.in_group && s.restoring_tasks == 0;
+    const bool ready = s.in_group && s.restoring_tasks.empty();
     reply_json(res, ready ? 200 : 503,
                {{"status", ready ? "ready" : "not ready"},
                 {"in_group", s.in_group},
-                {"assigned_tasks", s.assigned_tasks},
-                {"restoring_tasks", s.restoring_tasks}});
+                {"input_partitions", s.input_partitions},
+                {"assigned_tasks", s.restoring_tasks.size() + s.running_tasks.size()},
+                {"restoring_tasks", s.restoring_tasks.size()},
+                {"tasks",
+                 {{"restoring", s.restoring_tasks},
+                  {"running", s.running_tasks},
+                  {"standby", s.standby_tasks}}}});
   });
   server.get("/metrics", [&](const web::Request&, web::Response& res) {
     res.body = render_metrics(metrics, status.snapshot(), windows);

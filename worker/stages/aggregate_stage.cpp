@@ -301,14 +301,14 @@ std::size_t AggregateStage::pending_entries() const {
 }
 
 void AggregateStage::report(rd_kafka_t* consumer, StatusSnapshot& s) const {
-  s.assigned_tasks = tasks_.size();
   s.restore_remaining_records = restorer_.remaining();
-  s.standby_tasks = standby_ ? standby_->count() : 0;
+  if (standby_) s.standby_tasks = standby_->partitions();
   for (const auto& [partition, task] : tasks_) {
     if (task->restoring()) {
-      ++s.restoring_tasks;
+      s.restoring_tasks.push_back(partition.value);
       continue;
     }
+    s.running_tasks.push_back(partition.value);
     std::int64_t low = 0;
     std::int64_t high = 0;
     // Cached from the last fetch: no broker round trip.

@@ -64,6 +64,12 @@ std::string StandbyTasks::release(PartitionId partition) {
   return {};
 }
 
+std::vector<std::int32_t> StandbyTasks::partitions() const {
+  std::vector<std::int32_t> out;
+  for (const auto& [partition, copy] : copies_) out.push_back(partition);
+  return out;
+}
+
 bool StandbyTasks::caught_up() const {
   for (const auto& [partition, copy] : copies_) {
     if (!copy.caught_up) return false;

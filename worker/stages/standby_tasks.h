@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "state/changelog.h"
 #include "state/task_store.h"
@@ -43,7 +44,7 @@ class StandbyTasks {
   // be written or the changelog is corrupt.
   void poll(std::chrono::milliseconds budget);
 
-  [[nodiscard]] std::size_t count() const { return copies_.size(); }
+  [[nodiscard]] std::vector<std::int32_t> partitions() const;
   // Every copy reached the end of its changelog at least once.
   [[nodiscard]] bool caught_up() const;
   [[nodiscard]] std::uint64_t records_applied() const { return records_applied_; }

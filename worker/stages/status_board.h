@@ -26,9 +26,10 @@ struct StatusSnapshot {
   std::size_t input_partitions = 0;
   std::size_t idle_input_partitions = 0;
   std::vector<Watermark> task_watermarks;  // tasks that have one (docs/event-time.md)
-  std::size_t assigned_tasks = 0;
-  std::size_t restoring_tasks = 0;  // of the assigned ones
-  std::size_t standby_tasks = 0;
+  // Aggregate tasks by state: assigned here and restoring or running, or a standby copy.
+  std::vector<std::int32_t> restoring_tasks;
+  std::vector<std::int32_t> running_tasks;
+  std::vector<std::int32_t> standby_tasks;
   std::vector<Lag> consumer_lag;
   std::uint64_t store_estimated_keys = 0;
   std::uint64_t store_memory_bytes = 0;
