@@ -74,18 +74,6 @@ std::vector<std::string> env_words(const char* name) {
   return out;
 }
 
-std::string show(const std::set<int>& tasks) {
-  std::string out = "{";
-  for (int t : tasks) out += (out.size() > 1 ? "," : "") + std::to_string(t);
-  return out + "}";
-}
-
-std::set<int> all_tasks() {
-  std::set<int> s;
-  for (int i = 0; i < kInputPartitions; ++i) s.insert(i);
-  return s;
-}
-
 std::string seconds_text(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", s);
@@ -381,7 +369,7 @@ void run_scenario(const std::string& test_name, std::vector<std::string> extra_a
   ASSERT_EQ(wait_until(
                 [&] {
                   out.poll(200ms);
-                  if (running_tasks(a.log()) != all_tasks()) return false;
+                  if (running_tasks(a.log()) != all_tasks(kInputPartitions)) return false;
                   if (out.bulk_records() < bulk_window_keys) return false;
                   for (int t = 0; t < kInputPartitions; ++t) {
                     if (out.hot_records(t) == 0) return false;
@@ -429,7 +417,7 @@ void run_scenario(const std::string& test_name, std::vector<std::string> extra_a
     phase.moved = moved_tasks();
     EXPECT_FALSE(phase.moved.empty()) << name << ": no task moved";
     std::string others;
-    for (int t : all_tasks()) {
+    for (int t : all_tasks(kInputPartitions)) {
       const double gap = longest_gap_s(out.times(t, from, to), from, to);
       if (phase.moved.contains(t)) {
         phase.longest = std::max(phase.longest, gap);
@@ -456,7 +444,7 @@ void run_scenario(const std::string& test_name, std::vector<std::string> extra_a
         std::set<int> owned = running_tasks(a.log());
         const std::set<int> at_b = running_tasks(b.log());
         owned.insert(at_b.begin(), at_b.end());
-        return !at_b.empty() && owned == all_tasks();
+        return !at_b.empty() && owned == all_tasks(kInputPartitions);
       },
       [&] { return running_tasks(b.log()); }, b, {&a, &b});
   ASSERT_EQ(out_phase.failure, "");
@@ -466,7 +454,8 @@ void run_scenario(const std::string& test_name, std::vector<std::string> extra_a
   const std::set<int> at_b = running_tasks(b.log());
   const Phase in_phase = measure(
       "scale-in", "b->a", [&] { EXPECT_EQ(b.stop(30s), "") << "b must exit 0 on SIGTERM"; },
-      [&] { return running_tasks(a.log()) == all_tasks(); }, [&] { return at_b; }, a, {&a});
+      [&] { return running_tasks(a.log()) == all_tasks(kInputPartitions); }, [&] { return at_b; },
+      a, {&a});
   ASSERT_EQ(in_phase.failure, "");
   note("scaled in: a " + show(running_tasks(a.log())));
 

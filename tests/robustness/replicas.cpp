@@ -230,6 +230,18 @@ std::optional<int> task_with(const std::string& line, const std::string& marker)
 
 }  // namespace
 
+std::set<int> all_tasks(int partitions) {
+  std::set<int> s;
+  for (int i = 0; i < partitions; ++i) s.insert(i);
+  return s;
+}
+
+std::string show(const std::set<int>& tasks) {
+  std::string out = "{";
+  for (int t : tasks) out += (out.size() > 1 ? "," : "") + std::to_string(t);
+  return out + "}";
+}
+
 std::set<int> assigned_tasks(const std::filesystem::path& log) {
   std::set<int> tasks;
   for (const auto& line : log_lines(log)) {
@@ -470,34 +482,6 @@ std::string Verdict::describe() const {
     out << dead_letters << " dead letters (none expected), first: " << first_dead_letter << "\n";
   }
   return out.str();
-}
-
-Verdict close_windows_and_compare(const WorkerConfig& config, RollupView& view,
-                                  const ExpectedRollups& expected, std::int64_t data_day,
-                                  const std::vector<Replica*>& must_live,
-                                  std::chrono::seconds limit) {
-  Verdict v;
-  {
-    test::Producer producer;
-    it::send_sentinels(producer, config.input_topic, kPartitions,
-                       data_day + 2 * it::kDay + it::kHour);
-    producer.flush(deadline_in(30s));
-  }
-  v.wait_failure = wait_until(
-      [&] {
-        view.poll(300ms);
-        return view.missing_finals(expected) == 0;
-      },
-      deadline_in(limit), must_live, "waiting for every window's final value");
-  view.poll(1000ms);  // anything published after the finals (would be a violation)
-  v.missing_finals = view.missing_finals(expected);
-  v.violations = view.violations();
-  v.differences = view.diff(expected);
-  const auto dead =
-      test::consume_all(config.dlq_topic, {.idle = 500ms, .deadline = deadline_in(5s)});
-  v.dead_letters = dead.size();
-  if (!dead.empty()) v.first_dead_letter = dead.front().header("error").value_or("<no error>");
-  return v;
 }
 
 std::vector<std::string> decreasing_updates(const std::string& output_topic,

@@ -138,6 +138,10 @@ class Replica {
 [[nodiscard]] std::vector<std::string> log_lines(const std::filesystem::path& log);
 [[nodiscard]] std::size_t count_lines(const std::filesystem::path& log, const std::string& text);
 
+// Task sets: every task of an application with `partitions` partitions, and "{0,3,5}".
+[[nodiscard]] std::set<int> all_tasks(int partitions = kPartitions);
+[[nodiscard]] std::string show(const std::set<int>& tasks);
+
 // Tasks (repartition partitions) assigned to the run and not revoked since.
 [[nodiscard]] std::set<int> assigned_tasks(const std::filesystem::path& log);
 // Of those, the ones whose restore finished ("task N running from repartition offset").
@@ -252,12 +256,15 @@ struct Verdict {
 // the data; every window closes once all of them are read), waits until every expected
 // window has a final value, and compares everything with the brute-force model; also reads
 // the dead-letter topic (all ticks are valid and none is late in its own partition, so it
-// must stay empty).
+// must stay empty). `input_partitions`: of the application's input topic (one sentinel into
+// each). Counts the missing finals only after a poll that brought nothing new, so millions
+// of windows stay cheap.
 [[nodiscard]] Verdict close_windows_and_compare(const WorkerConfig& config, RollupView& view,
                                                 const ExpectedRollups& expected,
                                                 std::int64_t data_day,
                                                 const std::vector<Replica*>& must_live,
-                                                std::chrono::seconds limit);
+                                                std::chrono::seconds limit,
+                                                int input_partitions = kPartitions);
 
 // Reads the whole rollup topic (read_committed) and lists every window whose count or ticks
 // went down from one record to the next. Ticks only ever add, so under exactly-once each
@@ -298,16 +305,5 @@ class Scenario {
  private:
   CleanUpOnSuccess clean_up_{cfg};  // declared after cfg, which it refers to
 };
-
-// --- Applications with fewer input partitions ------------------------------------------
-
-// close_windows_and_compare() for an application whose input topic has `input_partitions`
-// partitions instead of kPartitions (one sentinel into each of them). Counts the missing
-// finals only after a poll that brought nothing new, so millions of windows stay cheap.
-[[nodiscard]] Verdict close_windows_and_compare(const WorkerConfig& config, RollupView& view,
-                                                const ExpectedRollups& expected,
-                                                std::int64_t data_day,
-                                                const std::vector<Replica*>& must_live,
-                                                std::chrono::seconds limit, int input_partitions);
 
 }  // namespace auditor::rb

@@ -31,12 +31,6 @@ constexpr int kKeys = 24'000;
 constexpr std::int64_t kBigBatch = 120'000;
 constexpr std::int64_t kTailBatch = 3'000;
 
-std::set<int> all_tasks() {
-  std::set<int> s;
-  for (int i = 0; i < kPartitions; ++i) s.insert(i);
-  return s;
-}
-
 std::int64_t sum(const std::vector<std::int64_t>& v) {
   return std::accumulate(v.begin(), v.end(), std::int64_t{0});
 }

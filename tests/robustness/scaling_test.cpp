@@ -19,18 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string show(const std::set<int>& tasks) {
-  std::string out = "{";
-  for (int t : tasks) out += (out.size() > 1 ? "," : "") + std::to_string(t);
-  return out + "}";
-}
-
-std::set<int> all_tasks() {
-  std::set<int> s;
-  for (int i = 0; i < kPartitions; ++i) s.insert(i);
-  return s;
-}
-
 TEST(Scaling, TwoReplicasJoinMidStreamThenTwoStopWithSigterm) {
   const Scenario scenario("scale");
   const WorkerConfig& cfg = scenario.cfg;

@@ -133,13 +133,12 @@ void Worker::seal() {
       return;
   }
   commit.offsets = offsets_to_commit();
-  commit.outcome = std::async(
-      std::launch::async,
-      // The span survives the move into inflight_: a moved
-      // vector keeps its elements where they are.
-      [transaction = transaction_.get(), offsets = std::span<const GroupOffsets>(commit.offsets)] {
-        return transaction->finish(offsets);
-      });
+  // The span stays valid when `commit` moves into inflight_: a moved vector keeps its
+  // elements where they are.
+  const std::span<const GroupOffsets> offsets(commit.offsets);
+  commit.outcome = std::async(std::launch::async, [transaction = transaction_.get(), offsets] {
+    return transaction->finish(offsets);
+  });
   inflight_ = std::move(commit);
 }
 

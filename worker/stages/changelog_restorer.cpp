@@ -22,6 +22,20 @@ kafka::Properties changelog_reader_properties() {
   return props;
 }
 
+void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_message_t& record,
+                            const std::string& what) {
+  const std::string_view key(static_cast<const char*>(record.key), record.key_len);
+  const auto value = record.payload == nullptr
+                         ? std::nullopt
+                         : std::optional<std::string_view>(std::string_view(
+                               static_cast<const char*>(record.payload), record.len));
+  const auto status = restore.add(key, value, Offset{record.offset});
+  if (!status.ok()) {
+    throw std::runtime_error(what + ": changelog offset " + std::to_string(record.offset) + ": " +
+                             status.ToString());
+  }
+}
+
 ChangelogRestorer::ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic)
     : consumer_(kafka::make_client(RD_KAFKA_CONSUMER,
                                    kafka::make_conf(settings, changelog_reader_properties()))),
@@ -125,15 +139,7 @@ std::vector<PartitionId> ChangelogRestorer::poll(std::chrono::milliseconds budge
       log::get("restore")->warn("task {}: {}", partition, rd_kafka_message_errstr(m.get()));
       continue;
     }
-    const std::string_view key(static_cast<const char*>(m->key), m->key_len);
-    const auto value = m->payload == nullptr ? std::nullopt
-                                             : std::optional<std::string_view>(std::string_view(
-                                                   static_cast<const char*>(m->payload), m->len));
-    const auto status = a.restore->add(key, value, Offset{m->offset});
-    if (!status.ok()) {
-      throw std::runtime_error("task " + std::to_string(partition) + ": changelog offset " +
-                               std::to_string(m->offset) + ": " + status.ToString());
-    }
+    apply_changelog_record(*a.restore, *m, "task " + std::to_string(partition));
     a.position = m->offset + 1;
     ++records_restored_;
   }

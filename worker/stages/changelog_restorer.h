@@ -29,6 +29,11 @@ namespace auditor {
 // restorer and the standby copies.
 [[nodiscard]] kafka::Properties changelog_reader_properties();
 
+// Applies one consumed changelog record to `restore`. Throws std::runtime_error naming
+// `what` (e.g. "task 3") and the offset when the record is malformed or cannot be written.
+void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_message_t& record,
+                            const std::string& what);
+
 class ChangelogRestorer {
  public:
   ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic);

@@ -105,15 +105,7 @@ void StandbyTasks::poll(std::chrono::milliseconds budget) {
       log::get("standby")->warn("{}: {}", task, rd_kafka_message_errstr(m.get()));
       continue;
     }
-    const std::string_view key(static_cast<const char*>(m->key), m->key_len);
-    const auto value = m->payload == nullptr ? std::nullopt
-                                             : std::optional<std::string_view>(std::string_view(
-                                                   static_cast<const char*>(m->payload), m->len));
-    const auto status = copy.restore->add(key, value, Offset{m->offset});
-    if (!status.ok()) {
-      throw std::runtime_error(task + ": changelog offset " + std::to_string(m->offset) + ": " +
-                               status.ToString());
-    }
+    apply_changelog_record(*copy.restore, *m, task);
     copy.position = m->offset + 1;
     ++records_applied_;
   }
