@@ -33,7 +33,7 @@ void LoopWakeup::wait(std::chrono::milliseconds timeout) const {
 }
 
 StageConsumer::StageConsumer(WorkerStage stage, const KafkaSettings& settings,
-                             kafka::Properties properties, Listener& listener,
+                             const kafka::Properties& properties, Listener& listener,
                              const LoopWakeup& wakeup)
     : stage_(stage), listener_(listener) {
   kafka::ConfPtr conf = kafka::make_conf(settings, properties);

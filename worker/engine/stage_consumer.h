@@ -56,8 +56,8 @@ class StageConsumer {
 
   // Creates the consumer with `properties`. `listener` and `wakeup` must outlive it.
   // Throws std::runtime_error.
-  StageConsumer(WorkerStage stage, const KafkaSettings& settings, kafka::Properties properties,
-                Listener& listener, const LoopWakeup& wakeup);
+  StageConsumer(WorkerStage stage, const KafkaSettings& settings,
+                const kafka::Properties& properties, Listener& listener, const LoopWakeup& wakeup);
   ~StageConsumer();
   StageConsumer(const StageConsumer&) = delete;
   StageConsumer& operator=(const StageConsumer&) = delete;

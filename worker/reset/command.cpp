@@ -48,11 +48,12 @@ void require_empty_groups(rd_kafka_t* admin, const ResetConfig& config) {
       members += "\n  " + m.client_id + " on " + m.host +
                  (m.instance_id.empty() ? "" : " (instance " + m.instance_id + ")");
     }
-    throw std::runtime_error(
-        "the consumer group " + group + " has " + std::to_string(description.members.size()) +
-        " active members: stop every worker of the application first (a killed worker leaves "
-        "the group after its session timeout, 10 s)." +
-        members);
+    std::string message = "the consumer group " + group + " has " +
+                          std::to_string(description.members.size()) +
+                          " active members: stop every worker of the application first (a "
+                          "killed worker leaves the group after its session timeout, 10 s).";
+    message += members;
+    throw std::runtime_error(message);
   }
 }
 
@@ -137,10 +138,12 @@ void execute(rd_kafka_t* admin, const ResetConfig& config, const ResetPlan& plan
 
     step = "committing the new offsets";
     std::vector<kafka::GroupOffset> inputs;
+    inputs.reserve(plan.input.size());
     for (const auto& move : plan.input) {
       inputs.push_back({config.topics.input, move.partition, move.to});
     }
     std::vector<kafka::GroupOffset> tasks;
+    tasks.reserve(starts.size());
     for (const auto& [partition, start] : starts) {
       tasks.push_back({plan.repartition.name, partition, start});
     }

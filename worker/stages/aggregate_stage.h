@@ -45,6 +45,7 @@ class AggregateStage {
   // must outlive the stage. `partitions`: of the input and the repartition topic.
   AggregateStage(const WorkerConfig& config, std::int32_t partitions, WorkerMetrics& metrics,
                  RecordSink& sink, kafka::Producer& producer);
+  ~AggregateStage() = default;
   AggregateStage(const AggregateStage&) = delete;
   AggregateStage& operator=(const AggregateStage&) = delete;
 
