@@ -41,7 +41,6 @@ Failure AggregateStage::assign(const rd_kafka_topic_partition_list_t& partitions
       return "cannot open the store of task " + std::to_string(tp.partition) + ": " + e.what();
     }
   }
-  metrics_.assigned_tasks.store(static_cast<std::int64_t>(tasks_.size()));
   return std::nullopt;
 }
 
@@ -116,7 +115,6 @@ void AggregateStage::revoke(PartitionId partition) {
     log::get("worker")->error("task {}: closing its store: {}", partition.value, status.ToString());
   }
   tasks_.erase(it);
-  metrics_.assigned_tasks.store(static_cast<std::int64_t>(tasks_.size()));
   log::get("worker")->info("task {} revoked", partition.value);
   if (!standby_) return;
   try {
@@ -142,7 +140,7 @@ Failure AggregateStage::start_standbys() {
 
 void AggregateStage::stop_standbys() {
   if (!standby_) return;
-  for (std::int32_t p = 0; p < partitions_; ++p) {
+  for (const std::int32_t p : standby_->partitions()) {
     if (auto error = standby_->release(PartitionId{p}); !error.empty()) {
       log::get("standby")->error("{}", error);
     }

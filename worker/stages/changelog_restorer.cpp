@@ -23,7 +23,7 @@ kafka::Properties changelog_reader_properties() {
 }
 
 void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_message_t& record,
-                            const std::string& what) {
+                            std::string_view role) {
   const std::string_view key(static_cast<const char*>(record.key), record.key_len);
   const auto value = record.payload == nullptr
                          ? std::nullopt
@@ -31,7 +31,8 @@ void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_mes
                                static_cast<const char*>(record.payload), record.len));
   const auto status = restore.add(key, value, Offset{record.offset});
   if (!status.ok()) {
-    throw std::runtime_error(what + ": changelog offset " + std::to_string(record.offset) + ": " +
+    throw std::runtime_error(std::string(role) + " " + std::to_string(record.partition) +
+                             ": changelog offset " + std::to_string(record.offset) + ": " +
                              status.ToString());
   }
 }
@@ -139,7 +140,7 @@ std::vector<PartitionId> ChangelogRestorer::poll(std::chrono::milliseconds budge
       log::get("restore")->warn("task {}: {}", partition, rd_kafka_message_errstr(m.get()));
       continue;
     }
-    apply_changelog_record(*a.restore, *m, "task " + std::to_string(partition));
+    apply_changelog_record(*a.restore, *m, "task");
     a.position = m->offset + 1;
     ++records_restored_;
   }

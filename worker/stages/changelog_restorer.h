@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "state/changelog.h"
@@ -30,9 +31,10 @@ namespace auditor {
 [[nodiscard]] kafka::Properties changelog_reader_properties();
 
 // Applies one consumed changelog record to `restore`. Throws std::runtime_error naming
-// `what` (e.g. "task 3") and the offset when the record is malformed or cannot be written.
+// `role` ("task", "standby task"), the partition and the offset when the record is
+// malformed or cannot be written. Called per record: builds no string unless it throws.
 void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_message_t& record,
-                            const std::string& what);
+                            std::string_view role);
 
 class ChangelogRestorer {
  public:

@@ -32,7 +32,6 @@ struct WorkerMetrics {
   Counter commit_failures{0};  // aborted transactions / failed at-least-once commits
   prometheus::Histogram commit_seconds;
   Counter rebalances{0};
-  std::atomic<std::int64_t> assigned_tasks{0};
 
   static void inc(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 

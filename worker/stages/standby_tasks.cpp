@@ -85,14 +85,14 @@ void StandbyTasks::poll(std::chrono::milliseconds budget) {
     const auto it = copies_.find(m->partition);
     if (it == copies_.end()) continue;  // released meanwhile
     Copy& copy = it->second;
-    const std::string task = "standby task " + std::to_string(m->partition);
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // The end of what is committed: write what was read, so that a takeover (or a
       // restart) replays only what comes after.
       copy.position = std::max(copy.position, m->offset);
       const auto status = copy.restore->flush(Offset{copy.position});
       if (!status.ok()) {
-        throw std::runtime_error(task + ": writing its store: " + status.ToString());
+        throw std::runtime_error("standby task " + std::to_string(m->partition) +
+                                 ": writing its store: " + status.ToString());
       }
       if (!copy.caught_up) {
         copy.caught_up = true;
@@ -102,10 +102,11 @@ void StandbyTasks::poll(std::chrono::milliseconds budget) {
       continue;
     }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      log::get("standby")->warn("{}: {}", task, rd_kafka_message_errstr(m.get()));
+      log::get("standby")->warn("standby task {}: {}", m->partition,
+                                rd_kafka_message_errstr(m.get()));
       continue;
     }
-    apply_changelog_record(*copy.restore, *m, task);
+    apply_changelog_record(*copy.restore, *m, "standby task");
     copy.position = m->offset + 1;
     ++records_applied_;
   }
