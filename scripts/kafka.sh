@@ -10,6 +10,8 @@
 # Environment:
 #   AUDITOR_KAFKA_HOME             state dir (default ~/.cache/auditor-kafka): lib/, data/,
 #                                  server.properties, kafka.log, kafka.pid, cluster.id
+#   AUDITOR_KAFKA_HOST             address it listens on and advertises, default 127.0.0.1
+#                                  (tests give another one they made, e.g. for a partition)
 #   AUDITOR_KAFKA_PORT             client (PLAINTEXT) port, default 9092
 #   AUDITOR_KAFKA_CONTROLLER_PORT  KRaft controller port, default 9093
 #   AUDITOR_KAFKA_WAIT_SECS        how long start/wait wait for readiness, default 90
@@ -24,7 +26,7 @@ LOG4J_CONFIG=$SCRIPT_DIR/kafka/log4j2.properties
 
 # Kept outside the repo: ~100 MB of jars and broker data must not end up in git.
 KAFKA_HOME=${AUDITOR_KAFKA_HOME:-${HOME:?}/.cache/auditor-kafka}
-HOST=127.0.0.1
+HOST=${AUDITOR_KAFKA_HOST:-127.0.0.1}
 PORT=${AUDITOR_KAFKA_PORT:-9092}
 CONTROLLER_PORT=${AUDITOR_KAFKA_CONTROLLER_PORT:-9093}
 WAIT_SECS=${AUDITOR_KAFKA_WAIT_SECS:-90}

@@ -1,16 +1,15 @@
 // The tick API while Kafka is away: 503 within the produce timeout, /healthz still up, and
 // back to 200 once the broker returns; every acknowledged tick is in the topic exactly once.
 //
-// Runs against a second broker of its own (scripts/kafka.sh on other ports and another
-// state dir, <build>/tests/robustness/work/kafka-b unless $AUDITOR_API_KAFKA_B_HOME), so
-// stopping it does not disturb the shared one other tests use. Its first run downloads
-// that broker's jars, hence the 900 s timeout (tests/robustness/CMakeLists.txt).
+// Runs against a second broker of its own (second_broker.h), so stopping it does not
+// disturb the shared one other tests use.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <set>
 #include <thread>
 
+#include "tests/robustness/second_broker.h"
 #include "tests/support/services.h"
 
 namespace auditor::api_test {
@@ -19,42 +18,6 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
-
-// The second broker: scripts/kafka.sh with its own home and ports.
-class SecondBroker {
- public:
-  SecondBroker()
-      : home_(env_or("AUDITOR_API_KAFKA_B_HOME", (work_dir() / "kafka-b").string())),
-        port_(env_or("AUDITOR_API_KAFKA_B_PORT", "19092")),
-        controller_port_(env_or("AUDITOR_API_KAFKA_B_CONTROLLER_PORT", "19093")) {}
-  ~SecondBroker() { (void)run("stop"); }
-  SecondBroker(const SecondBroker&) = delete;
-  SecondBroker& operator=(const SecondBroker&) = delete;
-
-  // Runs `scripts/kafka.sh <action>`; "" or its output on failure.
-  std::string run(const std::string& action) {
-    ChildProcess script(
-        "/usr/bin/env",
-        {"AUDITOR_KAFKA_HOME=" + home_, "AUDITOR_KAFKA_PORT=" + port_,
-         "AUDITOR_KAFKA_CONTROLLER_PORT=" + controller_port_, "bash", AUDITOR_KAFKA_SCRIPT, action},
-        work_dir() / "logs" / ("kafka-b-" + action + ".log"));
-    // The first start may download the broker jars.
-    const auto status = script.wait(deadline_in(seconds(600)));
-    if (status && status->clean()) return "";
-    return "kafka.sh " + action + " failed:\n" + script.log_tail();
-  }
-  [[nodiscard]] std::string bootstrap() const { return "127.0.0.1:" + port_; }
-
- private:
-  std::string home_;
-  std::string port_;
-  std::string controller_port_;
-};
 
 struct Answer {
   int status = -1;  // -1: no HTTP answer
@@ -83,7 +46,7 @@ TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
   constexpr auto kTimeout = seconds(3);
   // The bound the API promises: the produce timeout, plus scheduling slack on a busy machine.
   constexpr auto kBound = kTimeout + seconds(2);
-  SecondBroker broker;
+  rb::SecondBroker broker("kafka-b", 19092);
   ASSERT_EQ(broker.run("start"), "");
   const std::string topic = "api_outage_" + test::unique_suffix();
   Service api = start_service(

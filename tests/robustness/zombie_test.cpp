@@ -236,9 +236,11 @@ TEST(ZombieFencing, ReplicasPausedPastTheirSessionTimeoutCommitNothingAfterResum
 // batch, is frozen for 13 s (past its session timeout), and meanwhile a replacement
 // with the same instance id (another state dir, as after a reschedule) takes its place:
 // the broker fences a's consumer (FENCED_INSTANCE_ID) and, through the shared
-// transactional.id, its producer. Resumed, a can never rejoin: it must exit non-zero with
-// a clear message (issue 3: "On a fatal error (fenced): exit non-zero with a clear
-// message"), and nothing it produced may be committed: equality still holds.
+// transactional.id, its producer. Resumed, a recreates its clients once (it cannot tell
+// this from being fenced by its own rejoin after an outage, engine/restart_policy.h), which
+// fences the replacement in turn; the second fencing within a minute ends a: it must exit
+// non-zero with a clear message (issue 3: "On a fatal error (fenced): exit non-zero with a
+// clear message"), and nothing it produced may be committed: equality still holds.
 TEST(ZombieFencing, FrozenStaticMemberReplacedByItsInstanceIdExitsNonZero) {
   const Scenario scenario("static-zombie");
   const WorkerConfig& cfg = scenario.cfg;

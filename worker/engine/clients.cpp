@@ -43,6 +43,8 @@ kafka::Properties worker_consumer_properties(const WorkerConfig& config, WorkerS
       // fetch the broker holds back delays only its own stage; a short wait keeps a
       // repartition partition with little committed data from lagging a whole 500 ms.
       {"fetch.wait.max.ms", "20"},
+      // For /healthz: whether the group coordinator answers (StageConsumer::on_statistics).
+      {"statistics.interval.ms", "1000"},
   };
   kafka::add_prefetch_properties(props);
   // Unique per group, so both stages may use the same one.

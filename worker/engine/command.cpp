@@ -1,17 +1,59 @@
-// `auditor worker`: options -> WorkerConfig (engine/options.h), signal handling, run.
+// `auditor worker`: options -> WorkerConfig (engine/options.h), signal handling, the HTTP
+// endpoints, and the Worker, recreated with new Kafka clients after a client failure that
+// new clients cure (engine/restart_policy.h).
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "worker/commands.h"
 #include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
+#include "worker/common/log.h"
 #include "worker/common/stop_signal.h"
 #include "worker/engine/options.h"
+#include "worker/engine/restart_policy.h"
 #include "worker/engine/worker.h"
+#include "worker/engine/worker_http.h"
 
 namespace auditor::commands {
 namespace {
+
+// A client failure again within this long of a restart means another process holds the
+// same --instance-id: longer than a rejoin takes, short enough to end a duel quickly.
+constexpr std::chrono::seconds kRefencedWithin{60};
+// New clients that cannot start (the broker still away) are retried this long.
+constexpr std::chrono::minutes kRestartPatience{5};
+constexpr std::chrono::seconds kRestartBackoff{5};
+
+// Sleeps `d` unless `stop` is set meanwhile; false if it was.
+bool sleep_unless_stopped(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    if (stop.load(std::memory_order_relaxed)) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return !stop.load(std::memory_order_relaxed);
+}
+
+// New clients after a client failure: retried while the broker is away. Null when `stop`
+// was set meanwhile; throws what the last attempt threw once the patience is spent.
+std::unique_ptr<Worker> restart(const WorkerConfig& config, WorkerShared& shared,
+                                const std::atomic<bool>& stop) {
+  const auto give_up_at = std::chrono::steady_clock::now() + kRestartPatience;
+  for (;;) {
+    try {
+      return std::make_unique<Worker>(config, shared);
+    } catch (const std::runtime_error& e) {
+      if (std::chrono::steady_clock::now() + kRestartBackoff >= give_up_at) throw;
+      log::get("worker")->warn("new Kafka clients could not start: {}; retrying in {} s",
+                               e.what(), kRestartBackoff.count());
+    }
+    if (!sleep_unless_stopped(kRestartBackoff, stop)) return nullptr;
+  }
+}
 
 int run_worker(int argc, char** argv) {
   cli::po::options_description options("worker options");
@@ -22,13 +64,45 @@ int run_worker(int argc, char** argv) {
                   &origins)) {
     return 0;
   }
-  WorkerConfig config = worker_config(values, origins);
+  const WorkerConfig config = worker_config(values, origins);
   cli::log_configuration("worker", values, origins);
   // Before the worker starts: its start-up can wait up to 30 s for the broker, and a
   // signal meanwhile must stop it (run() then returns at once), not kill it.
   const std::atomic<bool>& stop = install_stop_signals();
-  Worker worker(std::move(config));
-  return worker.run(stop);
+  WorkerShared shared;
+  const WorkerHttp http(config.http_port, shared.metrics, shared.status, shared.queries,
+                        config.windows);
+  auto logger = log::get("worker");
+  RestartPolicy policy(kRefencedWithin);
+  auto worker = std::make_unique<Worker>(config, shared);
+  for (;;) {
+    const WorkerExit exit = worker->run(stop);
+    worker.reset();
+    switch (exit.kind) {
+      case WorkerExit::Kind::kStopped:
+        return 0;
+      case WorkerExit::Kind::kFatal:
+        logger->critical("stopped after a fatal error: {}", exit.reason);
+        return 1;
+      case WorkerExit::Kind::kClientFatal:
+        break;
+    }
+    if (!policy.restart_after(exit.kind, std::chrono::steady_clock::now())) {
+      logger->critical(
+          "stopped: a Kafka client failed again within {} s of being recreated, so another "
+          "process most likely runs with the same --instance-id{}: {}",
+          kRefencedWithin.count(), config.instance_id ? " (" + *config.instance_id + ")" : "",
+          exit.reason);
+      return 1;
+    }
+    logger->warn(
+        "recreating the Kafka clients after: {} (a static member fenced by its own rejoin "
+        "after an outage, or a producer the broker gave up on; local stores are kept)",
+        exit.reason);
+    shared.status.set_restarting(exit.reason);
+    worker = restart(config, shared, stop);
+    if (!worker) return 0;
+  }
 }
 
 }  // namespace

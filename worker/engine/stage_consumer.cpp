@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "worker/common/log.h"
@@ -38,6 +39,7 @@ StageConsumer::StageConsumer(WorkerStage stage, const KafkaSettings& settings,
     : stage_(stage), listener_(listener) {
   kafka::ConfPtr conf = kafka::make_conf(settings, properties);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &StageConsumer::on_rebalance);
+  rd_kafka_conf_set_stats_cb(conf.get(), &StageConsumer::on_statistics);
   rd_kafka_conf_set_opaque(conf.get(), this);
   handle_ = kafka::make_client(RD_KAFKA_CONSUMER, std::move(conf));
   if (const auto err = rd_kafka_poll_set_consumer(handle_.get())) {
@@ -88,6 +90,33 @@ void StageConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       self->listener_.revoked(*self, *partitions, lost);
     }
   });
+}
+
+int StageConsumer::on_statistics(rd_kafka_t* /*rk*/, char* json, std::size_t json_len,
+                                 void* opaque) {
+  kafka::invoke_callback("statistics", [&] {
+    auto* self = static_cast<StageConsumer*>(opaque);
+    // The group's state: "up" once the coordinator is known and connected; "query-coord",
+    // "wait-coord", "wait-broker-transport"... while it is not (librdkafka's
+    // STATISTICS.md, cgrp.state).
+    const auto stats = nlohmann::json::parse(json, json + json_len, nullptr, false);
+    if (stats.is_discarded()) return;
+    const auto cgrp = stats.find("cgrp");
+    if (cgrp == stats.end() || !cgrp->is_object()) return;
+    const bool up = cgrp->value("state", "") == "up";
+    if (up) {
+      self->coordinator_lost_at_.reset();
+    } else if (!self->coordinator_lost_at_) {
+      self->coordinator_lost_at_ = std::chrono::steady_clock::now();
+    }
+  });
+  return 0;  // librdkafka frees `json`
+}
+
+std::chrono::milliseconds StageConsumer::coordinator_unreachable_for(
+    std::chrono::steady_clock::time_point now) const {
+  if (!subscribed_ || !coordinator_lost_at_) return std::chrono::milliseconds(0);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - *coordinator_lost_at_);
 }
 
 kafka::MessagePtr StageConsumer::poll() {

@@ -14,6 +14,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <cstddef>
+#include <optional>
 #include <string>
 
 #include "worker/common/config.h"
@@ -87,9 +89,16 @@ class StageConsumer {
   // Leaves the group: revokes everything through the listener, waiting at most `timeout`.
   void close(std::chrono::milliseconds timeout);
 
+  // How long the group coordinator has been out of reach (librdkafka's statistics, served
+  // inside poll() every statistics.interval.ms): zero while it answers, before the first
+  // report and before subscribe().
+  [[nodiscard]] std::chrono::milliseconds coordinator_unreachable_for(
+      std::chrono::steady_clock::time_point now) const;
+
  private:
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static int on_statistics(rd_kafka_t* rk, char* json, std::size_t json_len, void* opaque);
 
   WorkerStage stage_;
   Listener& listener_;
@@ -98,6 +107,8 @@ class StageConsumer {
   bool subscribed_ = false;
   bool joined_ = false;
   bool ever_assigned_ = false;
+  // Since when the statistics say the coordinator is not "up"; nullopt while it is.
+  std::optional<std::chrono::steady_clock::time_point> coordinator_lost_at_;
 };
 
 }  // namespace auditor

@@ -26,6 +26,9 @@ constexpr std::size_t kMaxDeferredBytes = 64U << 20U;
 // belongs on the per-record path.
 constexpr std::size_t kRecordsPerBurst = 500;
 constexpr std::chrono::seconds kCloseTimeout{10};
+// /healthz turns unhealthy once a stage's group coordinator has been out of reach this
+// long: longer than a coordinator move or a broker restart's blip, well within a session.
+constexpr std::chrono::seconds kUnreachableAfter{5};
 
 ClockMs steady_now() {
   return ClockMs{std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -35,10 +38,13 @@ ClockMs steady_now() {
 
 }  // namespace
 
-Worker::Worker(WorkerConfig config)
+Worker::Worker(WorkerConfig config, WorkerShared& shared)
     : config_(std::move(config)),
+      metrics_(shared.metrics),
       cycle_(CommitLimits{config_.commit_interval, kMaxPendingEntries, kMaxDeferredBytes},
              steady_now()),
+      status_(shared.status),
+      queries_(shared.queries),
       loop_now_(steady_now()),
       last_progress_log_(Clock::now()) {
   auto logger = log::get("worker");
@@ -68,8 +74,7 @@ Worker::Worker(WorkerConfig config)
     logger->info("warming the standby copies of all {} tasks before joining group {}", partitions_,
                  config_.topics.aggregate_group());
   }
-  http_ =
-      std::make_unique<WorkerHttp>(config_.http_port, metrics_, status_, queries_, config_.windows);
+  status_.set_restarting("");
   logger->info(
       "started: groups {} (input) and {} (aggregate tasks), input {}, {} partitions, guarantee "
       "{}, windows {}",
@@ -80,12 +85,17 @@ Worker::Worker(WorkerConfig config)
 
 Worker::~Worker() = default;
 
-void Worker::fail(std::string reason) {
+void Worker::fail(std::string reason, WorkerExit::Kind kind) {
   cycle_.stop();
   if (fatal_) return;  // the first reason is the one that matters
   fatal_ = true;
-  fatal_error_ = std::move(reason);
-  log::get("worker")->critical("{}", fatal_error_);
+  exit_ = {kind, std::move(reason)};
+  // A client failure is usually cured by new clients (engine/command.cpp says which).
+  if (kind == WorkerExit::Kind::kClientFatal) {
+    log::get("worker")->error("{}", exit_.reason);
+  } else {
+    log::get("worker")->critical("{}", exit_.reason);
+  }
 }
 
 void Worker::assigned(StageConsumer& consumer, rd_kafka_topic_partition_list_t& partitions) {
@@ -123,7 +133,7 @@ void Worker::revoked(StageConsumer& consumer, rd_kafka_topic_partition_list_t& p
     logger->warn("{} stage: assignment lost: dropping uncommitted work and rewinding",
                  consumer.name());
     if (const auto error = transaction_->abort(); error && error.fatal()) {
-      fail(error.message());
+      fail_client(error.message());
     } else {
       rewind();
     }
@@ -176,7 +186,7 @@ void Worker::process(const StageConsumer& consumer, const rd_kafka_message_t& me
   if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
     std::array<char, 512> reason{};
     rd_kafka_fatal_error(consumer.handle(), reason.data(), reason.size());
-    fail(std::string(consumer.name()) + " consumer: " + reason.data());
+    fail_client(std::string(consumer.name()) + " consumer: " + reason.data());
     return;
   }
   // Errors other than the end of a partition need not name a topic (rkt may be null).
@@ -275,12 +285,25 @@ void Worker::publish_status() {
   last_status_publish_ = Clock::now();
   StatusSnapshot s;
   s.in_group = ingest_consumer_->joined() && aggregate_consumer_->joined();
+  for (const StageConsumer* consumer : {ingest_consumer_.get(), aggregate_consumer_.get()}) {
+    const auto unreachable = consumer->coordinator_unreachable_for(last_status_publish_);
+    if (unreachable >= kUnreachableAfter) {
+      s.kafka_unreachable =
+          "Kafka unreachable: no coordinator for group " +
+          (consumer->stage() == WorkerStage::kIngest ? config_.topics.ingest_group()
+                                                     : config_.topics.aggregate_group()) +
+          " for " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(unreachable).count()) +
+          " s";
+      break;
+    }
+  }
   ingest_->report(ingest_consumer_->handle(), loop_now_, s);
   aggregate_->report(aggregate_consumer_->handle(), s);
   status_.publish(std::move(s));
 }
 
-int Worker::run(const std::atomic<bool>& stop) {
+WorkerExit Worker::run(const std::atomic<bool>& stop) {
   auto logger = log::get("worker");
   while (!stop.load(std::memory_order_relaxed) && !fatal_) {
     const std::size_t read = read_burst(*ingest_consumer_) + read_burst(*aggregate_consumer_);
@@ -302,13 +325,9 @@ int Worker::run(const std::atomic<bool>& stop) {
   aggregate_->stop_standbys();
   ingest_consumer_->close(kCloseTimeout);
   aggregate_consumer_->close(kCloseTimeout);
-  http_.reset();
-  if (fatal_) {
-    logger->critical("stopped after a fatal error: {}", fatal_error_);
-    return 1;
-  }
+  if (fatal_) return exit_;
   logger->info("stopped cleanly");
-  return 0;
+  return {};
 }
 
 }  // namespace auditor

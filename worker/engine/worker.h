@@ -31,7 +31,7 @@
 #include "worker/common/config.h"
 #include "worker/engine/commit_cycle.h"
 #include "worker/engine/stage_consumer.h"
-#include "worker/engine/worker_http.h"
+#include "worker/engine/worker_exit.h"
 #include "worker/kafka/producer.h"
 #include "worker/kafka/transaction.h"
 #include "worker/stages/aggregate_stage.h"
@@ -44,20 +44,31 @@
 
 namespace auditor {
 
+// What outlives one Worker: the counters, the status the HTTP endpoints read and the query
+// hand-off, kept across restarts of the Kafka clients (engine/restart_policy.h) so that
+// counters never go back and /healthz, /metrics and /rollups answer throughout. Each
+// member states its own thread-safety contract.
+struct WorkerShared {
+  WorkerMetrics metrics;
+  StatusBoard status;
+  QueryMailbox queries;
+};
+
 class Worker final : private RecordSink, private StageConsumer::Listener {
  public:
   // Connects to the broker, creates missing topics and checks the partition counts of
-  // existing ones. Throws ConfigError / std::runtime_error with a clear message.
-  explicit Worker(WorkerConfig config);
+  // existing ones. `shared` must outlive the worker. Throws ConfigError /
+  // std::runtime_error with a clear message.
+  Worker(WorkerConfig config, WorkerShared& shared);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   Worker(Worker&&) = delete;
   Worker& operator=(Worker&&) = delete;
 
-  // Runs until `stop` is set (then commits and leaves the group) or a fatal error.
-  // Returns the process exit code: 0 after a clean stop, 1 after a fatal error.
-  [[nodiscard]] int run(const std::atomic<bool>& stop);
+  // Runs until `stop` is set (then commits and leaves the groups) or a fatal error (then
+  // leaves them without committing). Call once.
+  [[nodiscard]] WorkerExit run(const std::atomic<bool>& stop);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -99,8 +110,9 @@ class Worker final : private RecordSink, private StageConsumer::Listener {
   void process(const StageConsumer& consumer, const rd_kafka_message_t& message);
   void housekeeping();
   // The one way to stop on a fatal error: logged once, the commit cycle stopped, the loop
-  // ends and run() returns 1.
-  void fail(std::string reason);
+  // ends and run() returns kFatal, or kClientFatal for fail_client().
+  void fail(std::string reason, WorkerExit::Kind kind = WorkerExit::Kind::kFatal);
+  void fail_client(std::string reason) { fail(std::move(reason), WorkerExit::Kind::kClientFatal); }
 
   // Commits (worker_commit.cpp).
   void seal();
@@ -120,7 +132,7 @@ class Worker final : private RecordSink, private StageConsumer::Listener {
   void log_consumer_error(const rd_kafka_message_t& message);
 
   WorkerConfig config_;
-  WorkerMetrics metrics_;
+  WorkerMetrics& metrics_;
   std::int32_t partitions_ = 0;  // of the input and the repartition topic
 
   std::unique_ptr<kafka::Producer> producer_;
@@ -137,11 +149,10 @@ class Worker final : private RecordSink, private StageConsumer::Listener {
   std::vector<DeferredRecord> deferred_;
 
   bool fatal_ = false;
-  std::string fatal_error_;
+  WorkerExit exit_;
 
-  StatusBoard status_;
-  QueryMailbox queries_;
-  std::unique_ptr<WorkerHttp> http_;  // last: stopped first, while the rest still exists
+  StatusBoard& status_;
+  QueryMailbox& queries_;
 
   // The monotonic clock, read once per housekeeping round, not per record.
   ClockMs loop_now_;

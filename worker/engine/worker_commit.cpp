@@ -66,7 +66,7 @@ void Worker::on_produce_error(const kafka::Error& error) {
   // The commit being built is lost; a fatal error stops everything (fail() logs it once).
   cycle_.build_failed(error.fatal());
   if (error.fatal()) {
-    fail(error.message());
+    fail_client(error.message());
   } else {
     log::get("worker")->error("{}", error.message());
   }
@@ -157,7 +157,7 @@ void Worker::complete() {
       if (error) {
         WorkerMetrics::inc(metrics_.commit_failures);
         status_.commit_failed();
-        fail("commit failed fatally: " + error.message());
+        fail_client("commit failed fatally: " + error.message());
       }
       return;
   }
@@ -196,7 +196,7 @@ void Worker::abort_and_rewind(const std::string& reason) {
   log::get("worker")->error("commit aborted, re-reading from the last commit: {}", reason);
   if (const auto error = transaction_->abort()) {
     if (error.fatal()) {
-      fail(error.message());
+      fail_client(error.message());
       return;
     }
     log::get("worker")->error("{}", error.message());

@@ -123,8 +123,12 @@ WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard
     : server_(std::make_unique<web::Server>("--http-port", web::Server::Options{})) {
   auto& server = *server_;
   server.get("/healthz", [&status](const web::Request&, web::Response& res) {
-    const bool ok = status.healthy(kStuckAfter, kFailingAfter);
-    reply_json(res, ok ? 200 : 503, {{"status", ok ? "ok" : "unhealthy"}});
+    const Health health = status.health(kStuckAfter, kFailingAfter);
+    if (health.ok) {
+      reply_json(res, 200, {{"status", "ok"}});
+    } else {
+      reply_json(res, 503, {{"status", "unhealthy"}, {"reason", health.reason}});
+    }
   });
   server.get("/readyz", [&status](const web::Request&, web::Response& res) {
     const auto s = status.snapshot();

@@ -1,5 +1,6 @@
 // The worker's HTTP endpoints (http/server.h, its own threads):
-//   GET /healthz   200 while the loop turns and commits succeed, else 503
+//   GET /healthz   200 while the loop turns, commits succeed and Kafka answers, else 503
+//                  with {"status": "unhealthy", "reason": ...} (StatusBoard::health)
 //   GET /readyz    200 once in the group with every assigned task restored, else 503
 //   GET /metrics   Prometheus text
 //   GET /rollups   interactive query of the local stores (answered by the worker thread)

@@ -34,6 +34,16 @@ struct StatusSnapshot {
   std::uint64_t store_estimated_keys = 0;
   std::uint64_t store_memory_bytes = 0;
   std::int64_t restore_remaining_records = 0;
+  // Set while a stage's group coordinator has not been reachable for a while (the worker
+  // decides how long): what /healthz reports, e.g. "Kafka unreachable: no group
+  // coordinator for group app-aggregate for 12 s". Empty when Kafka answers.
+  std::string kafka_unreachable;
+};
+
+// /healthz's verdict: healthy, or the first reason why not.
+struct Health {
+  bool ok = true;
+  std::string reason;
 };
 
 class StatusBoard {
@@ -57,14 +67,33 @@ class StatusBoard {
     failing_since_.compare_exchange_strong(expected, now_ms(), std::memory_order_relaxed);
   }
 
-  // Healthy: the loop turned within `stuck_after`, and commits have not been failing
-  // (broker unreachable, fenced...) for longer than `failing_after`.
-  [[nodiscard]] bool healthy(std::chrono::milliseconds stuck_after,
-                             std::chrono::milliseconds failing_after) const {
+  // While the worker recreates its Kafka clients after a fatal client error (fenced after
+  // an outage; engine/restart_policy.h): why, or "" once the new clients run.
+  void set_restarting(std::string reason) {
+    std::lock_guard lock(mutex_);
+    restarting_ = std::move(reason);
+  }
+
+  // Healthy: not restarting, the loop turned within `stuck_after`, commits have not been
+  // failing (broker unreachable, fenced...) for longer than `failing_after`, and Kafka is
+  // reachable (StatusSnapshot::kafka_unreachable).
+  [[nodiscard]] Health health(std::chrono::milliseconds stuck_after,
+                              std::chrono::milliseconds failing_after) const {
     const auto now = now_ms();
+    const auto stuck_for = now - heartbeat_.load(std::memory_order_relaxed);
     const auto failing = failing_since_.load(std::memory_order_relaxed);
-    return now - heartbeat_.load(std::memory_order_relaxed) < stuck_after.count() &&
-           (failing == 0 || now - failing < failing_after.count());
+    std::lock_guard lock(mutex_);
+    if (!restarting_.empty()) return {false, "restarting the Kafka clients after: " + restarting_};
+    if (stuck_for >= stuck_after.count()) {
+      return {false, "the processing loop has not turned for " + std::to_string(stuck_for / 1000) +
+                         " s"};
+    }
+    if (failing != 0 && now - failing >= failing_after.count()) {
+      return {false, "commits have been failing for " + std::to_string((now - failing) / 1000) +
+                         " s"};
+    }
+    if (!snapshot_.kafka_unreachable.empty()) return {false, snapshot_.kafka_unreachable};
+    return {};
   }
 
  private:
@@ -74,7 +103,8 @@ class StatusBoard {
   }
 
   mutable std::mutex mutex_;
-  StatusSnapshot snapshot_;
+  StatusSnapshot snapshot_;   // guarded by mutex_
+  std::string restarting_;    // guarded by mutex_
   std::atomic<std::int64_t> heartbeat_{now_ms()};
   std::atomic<std::int64_t> failing_since_{0};
 };
