@@ -169,8 +169,14 @@ Replica::Replica(const WorkerConfig& config, std::string name,
 
 void Replica::start() {
   ++runs_;
-  process_ = std::make_unique<ChildProcess>(
-      binary(), it::worker_args(config_, state_dir_, instance_id_), log());
+  std::vector<std::string> args = it::worker_args(config_, state_dir_, instance_id_);
+  if (launcher_) {
+    args.insert(args.begin(), binary().string());
+    args.insert(args.begin(), launcher_args_.begin(), launcher_args_.end());
+    process_ = std::make_unique<ChildProcess>(*launcher_, args, log());
+    return;
+  }
+  process_ = std::make_unique<ChildProcess>(binary(), args, log());
 }
 
 std::filesystem::path Replica::log(int run) const {

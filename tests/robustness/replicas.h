@@ -110,6 +110,12 @@ class Replica {
           std::optional<std::filesystem::path> state_dir = std::nullopt);
 
   void start();
+  // Runs later starts through `program args... <auditor> <worker args>` (e.g. `ip netns
+  // exec NS`): the program must exec the command in its own process.
+  void set_launcher(std::filesystem::path program, std::vector<std::string> args) {
+    launcher_ = std::move(program);
+    launcher_args_ = std::move(args);
+  }
   [[nodiscard]] bool running();
   [[nodiscard]] ChildProcess& process() { return *process_; }
   [[nodiscard]] int runs() const { return runs_; }
@@ -131,6 +137,8 @@ class Replica {
   std::filesystem::path state_dir_;
   int runs_ = 0;
   std::unique_ptr<ChildProcess> process_;
+  std::optional<std::filesystem::path> launcher_;
+  std::vector<std::string> launcher_args_;
 };
 
 // --- What a run's log says ------------------------------------------------------------

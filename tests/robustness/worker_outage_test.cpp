@@ -31,8 +31,8 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr int kTicksPerBatch = 50;
-constexpr auto kOutage = 20s;          // the workers' session timeout is 10 s
-constexpr auto kProduceTimeout = 3s;   // the tick API's --produce-timeout
+constexpr auto kOutage = 20s;                        // the workers' session timeout is 10 s
+constexpr auto kProduceTimeout = 3s;                 // the tick API's --produce-timeout
 constexpr auto kAnswerBound = kProduceTimeout + 2s;  // + scheduling slack on a busy machine
 
 // POSTs a batch of kTicksPerBatch ticks ("p0".."p49" x "b<id>") every 250 ms until stopped;
@@ -163,9 +163,9 @@ TEST(BrokerOutage, ThreeStaticWorkersAndTheTickApiRideOutAnOutageLongerThanTheSe
   std::this_thread::sleep_for(10s);
 
   // The outage: /healthz of every replica must say so while the broker is away.
+  load.phase("outage");  // from the moment the broker begins to stop
   ASSERT_EQ(broker.run("stop"), "");
   const auto stopped = Clock::now();
-  load.phase("outage");
   std::set<std::string> unhealthy_during_outage;
   while (Clock::now() - stopped < kOutage) {
     for (Replica* r : all) {
@@ -238,8 +238,8 @@ TEST(BrokerOutage, ThreeStaticWorkersAndTheTickApiRideOutAnOutageLongerThanTheSe
   for (const int batch : acknowledged) {
     EXPECT_TRUE(ticks_of_batch.contains(batch)) << "acknowledged batch " << batch << " is lost";
   }
-  std::cerr << load.batches_sent() << " batches sent, " << acknowledged.size()
-            << " acknowledged, " << expected.ticks() << " ticks in the input\n";
+  std::cerr << load.batches_sent() << " batches sent, " << acknowledged.size() << " acknowledged, "
+            << expected.ticks() << " ticks in the input\n";
 
   RollupView view(cfg.output_topic, deadline_in(60s));
   const Verdict verdict =

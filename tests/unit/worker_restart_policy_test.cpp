@@ -1,9 +1,9 @@
 // engine/restart_policy.h: new Kafka clients after a client failure, unless the last
 // restart was recent (another process with the same --instance-id); never after another
 // kind of failure.
-#include "worker/engine/restart_policy.h"
-
 #include <gtest/gtest.h>
+
+#include "worker/engine/restart_policy.h"
 
 namespace auditor {
 namespace {

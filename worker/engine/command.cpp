@@ -48,8 +48,8 @@ std::unique_ptr<Worker> restart(const WorkerConfig& config, WorkerShared& shared
       return std::make_unique<Worker>(config, shared);
     } catch (const std::runtime_error& e) {
       if (std::chrono::steady_clock::now() + kRestartBackoff >= give_up_at) throw;
-      log::get("worker")->warn("new Kafka clients could not start: {}; retrying in {} s",
-                               e.what(), kRestartBackoff.count());
+      log::get("worker")->warn("new Kafka clients could not start: {}; retrying in {} s", e.what(),
+                               kRestartBackoff.count());
     }
     if (!sleep_unless_stopped(kRestartBackoff, stop)) return nullptr;
   }

@@ -85,12 +85,12 @@ class StatusBoard {
     std::lock_guard lock(mutex_);
     if (!restarting_.empty()) return {false, "restarting the Kafka clients after: " + restarting_};
     if (stuck_for >= stuck_after.count()) {
-      return {false, "the processing loop has not turned for " + std::to_string(stuck_for / 1000) +
-                         " s"};
+      return {false,
+              "the processing loop has not turned for " + std::to_string(stuck_for / 1000) + " s"};
     }
     if (failing != 0 && now - failing >= failing_after.count()) {
-      return {false, "commits have been failing for " + std::to_string((now - failing) / 1000) +
-                         " s"};
+      return {false,
+              "commits have been failing for " + std::to_string((now - failing) / 1000) + " s"};
     }
     if (!snapshot_.kafka_unreachable.empty()) return {false, snapshot_.kafka_unreachable};
     return {};
@@ -103,8 +103,8 @@ class StatusBoard {
   }
 
   mutable std::mutex mutex_;
-  StatusSnapshot snapshot_;   // guarded by mutex_
-  std::string restarting_;    // guarded by mutex_
+  StatusSnapshot snapshot_;  // guarded by mutex_
+  std::string restarting_;   // guarded by mutex_
   std::atomic<std::int64_t> heartbeat_{now_ms()};
   std::atomic<std::int64_t> failing_since_{0};
 };
