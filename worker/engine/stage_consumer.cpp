@@ -73,6 +73,10 @@ StageConsumer::~StageConsumer() {
     // in 2.3.0). It left its group in close() and the process is about to exit: let the
     // OS reclaim the handle instead of aborting a clean stop.
     (void)handle_.release();
+  } else if (!rd_kafka_consumer_closed(handle_.get())) {
+    // close() ran out of time (the coordinator unreachable): rd_kafka_destroy would close
+    // it again and wait for the group without a deadline.
+    rd_kafka_destroy_flags(handle_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   }
 }
 

@@ -128,7 +128,9 @@ void Worker::revoked(StageConsumer& consumer, rd_kafka_topic_partition_list_t& p
   auto logger = log::get("worker");
   const CommitCycle::BeforeRevoke before = cycle_.before_revoke(lost);
   if (before.complete && inflight_) complete();
-  if (before.abort_and_rewind) {
+  // After a fatal error nothing is committed any more and these clients are dropped: a
+  // rewind would only wait on a broker that may be away.
+  if (before.abort_and_rewind && !cycle_.stopped()) {
     // Another member may own these partitions already: nothing of ours may be committed.
     logger->warn("{} stage: assignment lost: dropping uncommitted work and rewinding",
                  consumer.name());
