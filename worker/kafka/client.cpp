@@ -31,8 +31,9 @@ void on_error(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
     if (code == RD_KAFKA_RESP_ERR__FATAL) {
       std::array<char, 512> buf{};
       const auto fatal = rd_kafka_fatal_error(rk, buf.data(), buf.size());
-      log::get("kafka")->critical("fatal client error {}: {}", rd_kafka_err2name(fatal),
-                                  buf.data());
+      // The owner decides whether this ends the process (the worker may recreate its
+      // clients, engine/restart_policy.h) and logs that at critical.
+      log::get("kafka")->error("fatal client error {}: {}", rd_kafka_err2name(fatal), buf.data());
       return;
     }
     // Transport errors are retried by librdkafka; they matter once they persist, which the
