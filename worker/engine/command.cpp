@@ -9,6 +9,7 @@
 #include "worker/common/stop_signal.h"
 #include "worker/engine/options.h"
 #include "worker/engine/worker.h"
+#include "worker/kafka/access.h"
 
 namespace auditor::commands {
 namespace {
@@ -27,6 +28,7 @@ int run_worker(int argc, char** argv) {
   // Before the worker starts: its start-up can wait up to 30 s for the broker, and a
   // signal meanwhile must stop it (run() then returns at once), not kill it.
   const std::atomic<bool>& stop = install_stop_signals();
+  kafka::check_credentials(config.kafka, kafka::kCredentialsCheckTimeout);
   Worker worker(std::move(config));
   return worker.run(stop);
 }

@@ -117,6 +117,9 @@ class Worker final : private RecordSink, private StageConsumer::Listener {
 
   void log_progress();
   void publish_status();
+  // The message for a consumer error that is a missing ACL (kafka/access.h).
+  [[nodiscard]] std::string consumer_denied(const StageConsumer& consumer,
+                                            const rd_kafka_message_t& message) const;
   void log_consumer_error(const rd_kafka_message_t& message);
 
   WorkerConfig config_;

@@ -193,6 +193,11 @@ void Worker::commit_now() {
 void Worker::abort_and_rewind(const std::string& reason) {
   WorkerMetrics::inc(metrics_.commit_failures);
   status_.commit_failed();
+  // A missing ACL fails every retry the same way: stop instead of re-reading forever.
+  if (auto denied = producer_->denied()) {
+    fail(std::move(*denied));
+    return;
+  }
   log::get("worker")->error("commit aborted, re-reading from the last commit: {}", reason);
   if (const auto error = transaction_->abort()) {
     if (error.fatal()) {

@@ -15,6 +15,7 @@
 #include "worker/common/cli_options.h"
 #include "worker/common/log.h"
 #include "worker/common/stop_signal.h"
+#include "worker/kafka/access.h"
 #include "worker/kafka/client.h"
 #include "worker/kafka/options.h"
 #include "worker/kafka/partition_list.h"
@@ -88,6 +89,7 @@ int run_rollups(int argc, char** argv) {
   const auto timeout = std::chrono::milliseconds(
       parse_duration_option("--timeout", v["timeout"].as<std::string>()).value);
 
+  kafka::check_credentials(kafka, kafka::kCredentialsCheckTimeout);
   auto consumer = kafka::make_client(
       RD_KAFKA_CONSUMER, kafka::make_conf(kafka, {{"group.id", "auditor-rollups-reader"},
                                                   {"enable.auto.commit", "false"},
