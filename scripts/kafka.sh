@@ -7,8 +7,8 @@
 #   scripts/kafka.sh status   exit 0 if a broker answers on the client port, 1 otherwise
 #   scripts/kafka.sh wait     wait until the broker answers (for scripts that raced a start)
 #
-#   Any command with --secure (or AUDITOR_KAFKA_SECURE=1) acts on the secured broker instead:
-#   a SASL_SSL client listener with SCRAM-SHA-512 users, a local CA made with openssl, and
+#   Any command with --secure (or AUDITOR_KAFKA_SECURE=1) acts on the secured broker instead
+#   (Kafka 3.9.1, scripts/kafka/secure-pom.xml says why): a SASL_SSL client listener with SCRAM-SHA-512 users, a local CA made with openssl, and
 #   KRaft's StandardAuthorizer with the ACLs of scripts/kafka/secure-acls.txt (README,
 #   "Secured Kafka"). Its home, ports, users and client config files:
 #     ~/.cache/auditor-kafka-secure, client 127.0.0.1:9192, controller 9193, inter-broker 9194

@@ -1,6 +1,7 @@
-# Sourced by scripts/kafka.sh for `--secure`: the secured local broker's key material,
-# SCRAM users, listener properties and ACLs. Uses KAFKA_HOME, SECURE_DIR, HOST, PORT,
-# CONTROLLER_PORT, INTERNAL_PORT, LIB, JAVA, JVM_OPTS, SCRIPT_DIR, say and die from kafka.sh.
+# Sourced by scripts/kafka.sh for `--secure`: the secured local broker's jars, key
+# material, SCRAM users, listener properties and ACLs. Uses KAFKA_HOME, SECURE_DIR, HOST,
+# PORT, CONTROLLER_PORT, INTERNAL_PORT, LIB, JAVA, SCRIPT_DIR, say and die from kafka.sh;
+# sets POM and adds to JVM_OPTS.
 #
 # Everything lives in <home>/secure (mode 700): ca.key/ca.crt (the local CA), broker.p12
 # (the broker's key and certificate, SAN 127.0.0.1 and localhost, so clients verify the
@@ -10,6 +11,11 @@
 
 # Secrets and the broker config that holds the inter-broker password: owner only.
 umask 077
+
+# Kafka 3.9 rather than the plain broker's 4.1: Debian's librdkafka 2.0.2 fails SCRAM with
+# 4.x brokers (secure-pom.xml says why). 3.9 logs through log4j 1.x.
+POM=$SCRIPT_DIR/kafka/secure-pom.xml
+JVM_OPTS+=("-Dlog4j.configuration=file:$SCRIPT_DIR/kafka/log4j-secure.properties")
 
 SECURE_USERS=(admin worker producer reader reset)
 ACL_FILE=${AUDITOR_KAFKA_ACLS:-$SCRIPT_DIR/kafka/secure-acls.txt}

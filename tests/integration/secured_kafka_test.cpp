@@ -67,7 +67,8 @@ class SecureBroker {
   // Starts a broker with fresh storage, users and ACLs (the jars are kept); "" or why not.
   std::string start() {
     if (const auto stopped = run("stop"); !stopped.empty()) return stopped;
-    for (const auto& entry : fs::directory_iterator(home_, fs::directory_options::skip_permission_denied)) {
+    for (const auto& entry :
+         fs::directory_iterator(home_, fs::directory_options::skip_permission_denied)) {
       if (entry.path().filename() != "lib") fs::remove_all(entry.path());
     }
     return run("start");
@@ -120,12 +121,17 @@ class SecureBroker {
 // Kafka calls Cluster); it reports a TransactionalId binding (5) as UNKNOWN (0).
 std::string resource_type_name(rd_kafka_ResourceType_t type) {
   switch (static_cast<int>(type)) {
-    case RD_KAFKA_RESOURCE_TOPIC: return "Topic";
-    case RD_KAFKA_RESOURCE_GROUP: return "Group";
-    case RD_KAFKA_RESOURCE_BROKER: return "Cluster";
+    case RD_KAFKA_RESOURCE_TOPIC:
+      return "Topic";
+    case RD_KAFKA_RESOURCE_GROUP:
+      return "Group";
+    case RD_KAFKA_RESOURCE_BROKER:
+      return "Cluster";
     case RD_KAFKA_RESOURCE_UNKNOWN:
-    case 5: return "TransactionalId";
-    default: return "type " + std::to_string(static_cast<int>(type));
+    case 5:
+      return "TransactionalId";
+    default:
+      return "type " + std::to_string(static_cast<int>(type));
   }
 }
 
@@ -189,9 +195,8 @@ void change_topic_acl(rd_kafka_t* admin, bool create, const std::string& princip
                       const std::string& topic, rd_kafka_AclOperation_t operation) {
   std::array<char, 512> err{};
   auto* binding = (create ? rd_kafka_AclBinding_new : rd_kafka_AclBindingFilter_new)(
-      RD_KAFKA_RESOURCE_TOPIC, topic.c_str(), RD_KAFKA_RESOURCE_PATTERN_LITERAL,
-      principal.c_str(), "*", operation, RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, err.data(),
-      err.size());
+      RD_KAFKA_RESOURCE_TOPIC, topic.c_str(), RD_KAFKA_RESOURCE_PATTERN_LITERAL, principal.c_str(),
+      "*", operation, RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, err.data(), err.size());
   if (binding == nullptr) throw std::runtime_error(err.data());
   test::QueuePtr queue(rd_kafka_queue_new(admin));
   if (create) {
@@ -209,7 +214,8 @@ AclSet readme_acls() {
   std::ifstream in(AUDITOR_README);
   AclSet result;
   bool in_section = false;
-  const std::regex row(R"(^\| `(User:[^`]+)` \| (\w+) \| (literal|prefixed) \| `([^`]+)` \| ([A-Z_, ]+) \|)");
+  const std::regex row(
+      R"(^\| `(User:[^`]+)` \| (\w+) \| (literal|prefixed) \| `([^`]+)` \| ([A-Z_, ]+) \|)");
   for (std::string line; std::getline(in, line);) {
     // Headings only: the section's code blocks hold "# comment" lines.
     if (line.rfind("## ", 0) == 0 || line.rfind("### ", 0) == 0) {
@@ -307,14 +313,15 @@ std::int64_t rollup_ticks(const SecureBroker& broker, std::string& log_text) {
   std::int64_t ticks = 0;
   std::istringstream in(log_text);
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.front() == '{') ticks += json::parse(line).at("ticks").get<std::int64_t>();
+    if (!line.empty() && line.front() == '{')
+      ticks += json::parse(line).at("ticks").get<std::int64_t>();
   }
   return ticks;
 }
 
 // Waits until the rollups hold `expected` ticks; the last sum seen.
 std::int64_t await_rollup_ticks(const SecureBroker& broker, std::int64_t expected,
-                                 std::string& log_text) {
+                                std::string& log_text) {
   const auto deadline = deadline_in(seconds(90));
   std::int64_t seen = -1;
   while (Clock::now() < deadline) {
@@ -352,8 +359,14 @@ class SecuredKafka : public testing::Test {
   void SetUp() override { ASSERT_EQ(start_error_, ""); }
 
   std::vector<std::string> worker_args() const {
-    return {"worker",        "--config",          config_without_password_file(*broker_, "worker").string(),
-            "--state-dir",   state_dir().string(), "--http-port", "0", "--commit-interval",
+    return {"worker",
+            "--config",
+            config_without_password_file(*broker_, "worker").string(),
+            "--state-dir",
+            state_dir().string(),
+            "--http-port",
+            "0",
+            "--commit-interval",
             "500ms"};
   }
   static fs::path state_dir() { return work_dir() / "secure-state"; }
@@ -370,7 +383,8 @@ TEST_F(SecuredKafka, AclsAreTheReadmeTable) {
   ASSERT_FALSE(documented.empty()) << "no ACL table found in " << AUDITOR_README;
   const auto admin = broker_->client("admin");
   const auto granted = broker_acls(admin.get());
-  for (const std::string principal : {"User:worker", "User:producer", "User:reader", "User:reset"}) {
+  for (const std::string principal :
+       {"User:worker", "User:producer", "User:reader", "User:reset"}) {
     const auto want = of_principal(documented, principal);
     const auto have = of_principal(granted, principal);
     EXPECT_FALSE(want.empty()) << principal;
@@ -393,9 +407,8 @@ TEST_F(SecuredKafka, PipelineCountsExactlyWithCredentialsFromFilesAndEnvironment
   const int http_port = worker_http_port(*worker, deadline_in(seconds(60)));
   ASSERT_GT(http_port, 0) << worker->log_tail();
 
-  auto api = api_test::start_service(
-      "tick-api", {"--config", broker_->config("producer").string()}, "secure-tick-api",
-      broker_->bootstrap());
+  auto api = api_test::start_service("tick-api", {"--config", broker_->config("producer").string()},
+                                     "secure-tick-api", broker_->bootstrap());
   auto client = api.client();
   constexpr int kSingles = 20;
   constexpr int kBatch = 30;
@@ -459,14 +472,15 @@ TEST_F(SecuredKafka, PipelineCountsExactlyWithCredentialsFromFilesAndEnvironment
   ASSERT_EQ(api_test::stop(*api.process), "");
 
   // (e) No password anywhere a user of the machine or a log reader could see it.
-  std::map<std::string, std::string> seen = {
-      {"worker cmdline", worker_cmdline},   {"replay worker cmdline", replay_cmdline},
-      {"tick-api cmdline", api_cmdline},    {"worker log", read_text(log_path("worker"))},
-      {"replay log", read_text(log_path("worker-replay"))},
-      {"tick-api log", read_text(api.process->log_file())},
-      {"generate log", read_text(log_path("generate"))},
-      {"reset log", read_text(log_path("reset"))},
-      {"rollups log", rollups_log}};
+  std::map<std::string, std::string> seen = {{"worker cmdline", worker_cmdline},
+                                             {"replay worker cmdline", replay_cmdline},
+                                             {"tick-api cmdline", api_cmdline},
+                                             {"worker log", read_text(log_path("worker"))},
+                                             {"replay log", read_text(log_path("worker-replay"))},
+                                             {"tick-api log", read_text(api.process->log_file())},
+                                             {"generate log", read_text(log_path("generate"))},
+                                             {"reset log", read_text(log_path("reset"))},
+                                             {"rollups log", rollups_log}};
   for (const auto& user : kUsers) {
     const std::string password = broker_->password(user);
     ASSERT_GE(password.size(), 16U);
@@ -493,8 +507,7 @@ TEST_F(SecuredKafka, WrongPasswordFailsFast) {
   EXPECT_NE(read_text(worker->log_file()).find("authentication failed for User:worker"),
             std::string::npos)
       << worker->log_tail();
-  std::cout << "worker with a wrong password exited after " << worker_exit.took.count()
-            << " ms\n";
+  std::cout << "worker with a wrong password exited after " << worker_exit.took.count() << " ms\n";
 
   const fs::path wrong = work_dir() / "secure-wrong.password";
   std::ofstream(wrong) << "not-the-password\n";

@@ -12,8 +12,8 @@
 
 #include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
-#include "worker/reset/options.h"
 #include "worker/engine/options.h"
+#include "worker/reset/options.h"
 
 extern char** environ;
 
@@ -268,10 +268,10 @@ TEST_F(ConfigSources, EffectiveConfigurationMasksSecrets) {
 }
 
 TEST_F(ConfigSources, SecretsAreRefusedOnTheCommandLine) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--kafka-sasl-password", "hunter2"},
-           {"--kafka", "sasl.password=hunter2"},
-           {"--kafka", "ssl.key.password=hunter2"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--kafka-sasl-password", "hunter2"},
+                                             {"--kafka", "sasl.password=hunter2"},
+                                             {"--kafka", "ssl.key.password=hunter2"}}) {
     const auto error = config_error(args);
     EXPECT_NE(error.find("not accepted on the command line"), std::string::npos) << error;
     EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
@@ -283,7 +283,8 @@ TEST_F(ConfigSources, SecurityOptionsFromEnvironmentAndFile) {
   const auto file = write_file("secure.conf",
                                "kafka-security-protocol = SASL_SSL\n"
                                "kafka-sasl-mechanism = SCRAM-SHA-512\n"
-                               "kafka-sasl-password-file = " + password + "\n");
+                               "kafka-sasl-password-file = " +
+                                   password + "\n");
   set_env("AUDITOR_KAFKA_SASL_USERNAME", "worker");
   set_env("AUDITOR_KAFKA_SSL_CA_LOCATION", "/etc/ssl/certs/ca-certificates.crt");
   const auto c = worker({"--config", file});
@@ -313,9 +314,10 @@ TEST_F(ConfigSources, PasswordSetTwiceOrUnreadableIsAnError) {
 }
 
 TEST(SecretProperty, RecognisesCredentials) {
-  for (const char* key : {"sasl.password", "ssl.key.password", "ssl.keystore.password",
-                          "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config",
-                          "ssl.key.pem", "sasl.jaas.config", "SASL.PASSWORD", "kafka-sasl-password"}) {
+  for (const char* key :
+       {"sasl.password", "ssl.key.password", "ssl.keystore.password",
+        "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config", "ssl.key.pem",
+        "sasl.jaas.config", "SASL.PASSWORD", "kafka-sasl-password"}) {
     EXPECT_TRUE(cli::is_secret_property(key)) << key;
   }
   for (const char* key : {"sasl.username", "security.protocol", "client.id", "acks",

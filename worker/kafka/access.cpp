@@ -96,10 +96,18 @@ void check_credentials(const KafkaSettings& settings, std::chrono::milliseconds 
                                " (check --kafka-ssl-ca-location and --kafka-security-protocol)");
     }
     if (refusal.code != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      throw std::runtime_error(
-          "authentication failed for " + settings.principal() + " (" +
-          property(settings, "sasl.mechanism") + " at " + settings.bootstrap_servers +
-          "): " + refusal.reason + " (check the username and password)");
+      const std::string mechanism = property(settings, "sasl.mechanism");
+      std::string hint = "check the username and password";
+      // confluentinc/librdkafka#4895: before 2.6.1 the SCRAM final message repeats the
+      // client nonce, which Kafka 4.0+ brokers reject as invalid credentials.
+      if (lower(mechanism).rfind("scram", 0) == 0 && rd_kafka_version() < 0x020601ff) {
+        hint += "; if they are right and the broker runs Kafka 4.0 or later: librdkafka " +
+                std::string(rd_kafka_version_str()) +
+                " cannot log in there with SCRAM (fixed in 2.6.1), use SASL/PLAIN over SSL";
+      }
+      throw std::runtime_error("authentication failed for " + settings.principal() + " (" +
+                               mechanism + " at " + settings.bootstrap_servers +
+                               "): " + refusal.reason + " (" + hint + ")");
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   }

@@ -36,8 +36,8 @@ struct TopicSpec {
 // Creates the topics (replication factor: broker default). A topic that already exists
 // is not an error: returns the names of those. Throws std::runtime_error naming the topic
 // on any other failure (for a missing CREATE permission, the ACL to grant: access.h).
-std::set<std::string> create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs, Timeout timeout);
-
+std::set<std::string> create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs,
+                                    Timeout timeout);
 
 struct GroupMember {
   std::string client_id;

@@ -15,8 +15,8 @@ OutputTransaction::OutputTransaction(kafka::Producer& producer, Guarantee guaran
 void OutputTransaction::init() {
   if (guarantee_ != Guarantee::kExactlyOnce) return;
   kafka::ErrorPtr error(rd_kafka_init_transactions(producer_.handle(), timeout_ms()));
-  if (error && rd_kafka_error_code(error.get()) ==
-                   RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
+  if (error &&
+      rd_kafka_error_code(error.get()) == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
     std::array<char, 256> id{};
     std::size_t size = id.size();
     (void)rd_kafka_conf_get(rd_kafka_conf(producer_.handle()), "transactional.id", id.data(),
