@@ -14,6 +14,7 @@
 //                  ACL to grant (runs last: it changes the ACLs, then restores them)
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <regex>

@@ -117,6 +117,8 @@ class Worker final : private RecordSink, private StageConsumer::Listener {
 
   void log_progress();
   void publish_status();
+  // What a fatal commit error is reported as: the missing ACL when it is one.
+  [[nodiscard]] std::string commit_failure(const kafka::Error& error) const;
   // The message for a consumer error that is a missing ACL (kafka/access.h).
   [[nodiscard]] std::string consumer_denied(const StageConsumer& consumer,
                                             const rd_kafka_message_t& message) const;

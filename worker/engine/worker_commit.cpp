@@ -157,7 +157,7 @@ void Worker::complete() {
       if (error) {
         WorkerMetrics::inc(metrics_.commit_failures);
         status_.commit_failed();
-        fail("commit failed fatally: " + error.message());
+        fail(commit_failure(error));
       }
       return;
   }
@@ -188,6 +188,19 @@ void Worker::commit_now() {
   if (cycle_.stopped()) return;
   seal();
   if (inflight_) complete();
+}
+
+std::string Worker::commit_failure(const kafka::Error& error) const {
+  // A refused delivery names its topic. A refused AddPartitionsToTxn (the usual way a
+  // missing WRITE shows under exactly-once) names none: list what a commit writes.
+  if (auto denied = producer_->denied()) return std::move(*denied);
+  if (error.code() == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+    const auto& t = config_.topics;
+    return "not authorized to write a topic this commit writes (" + t.output + ", " + t.dlq + ", " +
+           t.repartition() + ", " + t.changelog() + "): grant WRITE on it to " +
+           config_.kafka.principal() + " (" + error.message() + ")";
+  }
+  return "commit failed fatally: " + error.message();
 }
 
 void Worker::abort_and_rewind(const std::string& reason) {

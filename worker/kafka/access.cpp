@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "worker/common/log.h"
+#include "worker/kafka/callback_invoker.h"
 #include "worker/kafka/client.h"
 
 namespace auditor::kafka {
@@ -37,12 +38,14 @@ bool is_refusal(rd_kafka_resp_err_t code) {
 }
 
 void on_check_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
-  auto* refusal = static_cast<Refusal*>(opaque);
-  const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  if (is_refusal(code) && refusal->code == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    refusal->code = code;
-    refusal->reason = reason;
-  }
+  invoke_callback("error", [&] {
+    auto* refusal = static_cast<Refusal*>(opaque);
+    const auto code = static_cast<rd_kafka_resp_err_t>(err);
+    if (is_refusal(code) && refusal->code == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      refusal->code = code;
+      refusal->reason = reason;
+    }
+  });
 }
 
 }  // namespace
