@@ -249,7 +249,7 @@ TEST_F(ConfigSources, ResetTargets) {
 
 TEST_F(ConfigSources, EffectiveConfigurationMasksSecrets) {
   const auto file = write_file("secrets.conf",
-                               "kafka = sasl.password=hunter2\n"
+                               "kafka = ssl.key.password=hunter2\n"
                                "kafka = sasl.oauthbearer.config=principal=admin secret=hunter3\n");
   set_env("AUDITOR_KAFKA_SASL_PASSWORD", "hunter4");
   set_env("AUDITOR_KAFKA_SASL_USERNAME", "worker");
@@ -257,7 +257,7 @@ TEST_F(ConfigSources, EffectiveConfigurationMasksSecrets) {
   std::string all;
   for (const auto& line : cli::describe_configuration(values_, origins_)) all += line + "\n";
   EXPECT_EQ(all.find("hunter"), std::string::npos) << all;
-  EXPECT_NE(all.find("sasl.password=***"), std::string::npos) << all;
+  EXPECT_NE(all.find("ssl.key.password=***"), std::string::npos) << all;
   EXPECT_NE(all.find("kafka-sasl-password = *** (AUDITOR_KAFKA_SASL_PASSWORD)"), std::string::npos)
       << all;
   EXPECT_NE(all.find("kafka-sasl-username = worker"), std::string::npos) << all;
