@@ -104,13 +104,14 @@ void check_credentials(const KafkaSettings& settings, std::chrono::milliseconds 
       // confluentinc/librdkafka#4895: before 2.6.1 the SCRAM final message repeats the
       // client nonce, which Kafka 4.0+ brokers reject as invalid credentials.
       if (lower(mechanism).rfind("scram", 0) == 0 && rd_kafka_version() < 0x020601ff) {
-        hint += "; if they are right and the broker runs Kafka 4.0 or later: librdkafka " +
-                std::string(rd_kafka_version_str()) +
-                " cannot log in there with SCRAM (fixed in 2.6.1), use SASL/PLAIN over SSL";
+        hint.append("; if they are right and the broker runs Kafka 4.0 or later: librdkafka ")
+            .append(rd_kafka_version_str())
+            .append(" cannot log in there with SCRAM (fixed in 2.6.1), use SASL/PLAIN over SSL");
       }
-      throw std::runtime_error("authentication failed for " + settings.principal() + " (" +
-                               mechanism + " at " + settings.bootstrap_servers +
-                               "): " + refusal.reason + " (" + hint + ")");
+      std::string message = "authentication failed for " + settings.principal();
+      message.append(" (").append(mechanism).append(" at ").append(settings.bootstrap_servers);
+      message.append("): ").append(refusal.reason).append(" (").append(hint).append(")");
+      throw std::runtime_error(message);
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
   }
