@@ -7,13 +7,27 @@
 #   scripts/kafka.sh status   exit 0 if a broker answers on the client port, 1 otherwise
 #   scripts/kafka.sh wait     wait until the broker answers (for scripts that raced a start)
 #
+#   Any command with --secure (or AUDITOR_KAFKA_SECURE=1) acts on the secured broker instead
+#   (Kafka 3.9.1, scripts/kafka/secure-pom.xml says why): a SASL_SSL client listener with SCRAM-SHA-512 users, a local CA made with openssl, and
+#   KRaft's StandardAuthorizer with the ACLs of scripts/kafka/secure-acls.txt (README,
+#   "Secured Kafka"). Its home, ports, users and client config files:
+#     ~/.cache/auditor-kafka-secure, client 127.0.0.1:9192, controller 9193, inter-broker 9194
+#     <home>/secure/<user>.conf        `auditor ... --config` file of each user
+#     <home>/secure/<user>.password    its password (mode 600), generated on first start
+#     <home>/secure/ca.crt             the CA that signed the broker certificate
+#   Users: admin (super user), worker, producer (tick-api, generate), reader (rollups,
+#   dashboard), reset. The controller listener stays PLAINTEXT on 127.0.0.1.
+#
 # Environment:
 #   AUDITOR_KAFKA_HOME             state dir (default ~/.cache/auditor-kafka): lib/, data/,
 #                                  server.properties, kafka.log, kafka.pid, cluster.id
 #   AUDITOR_KAFKA_HOST             address it listens on and advertises, default 127.0.0.1
 #                                  (tests give another one they made, e.g. for a partition)
-#   AUDITOR_KAFKA_PORT             client (PLAINTEXT) port, default 9092
-#   AUDITOR_KAFKA_CONTROLLER_PORT  KRaft controller port, default 9093
+#   AUDITOR_KAFKA_PORT             client port, default 9092 (secured: 9192)
+#   AUDITOR_KAFKA_CONTROLLER_PORT  KRaft controller port, default 9093 (secured: 9193)
+#   AUDITOR_KAFKA_INTERNAL_PORT    secured only: inter-broker listener, default 9194
+#   AUDITOR_KAFKA_ACLS             secured only: ACL file applied on every start
+#                                  (default scripts/kafka/secure-acls.txt)
 #   AUDITOR_KAFKA_WAIT_SECS        how long start/wait wait for readiness, default 90
 #
 # The jars come from Maven Central (scripts/kafka/pom.xml) rather than the release
@@ -24,11 +38,29 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 POM=$SCRIPT_DIR/kafka/pom.xml
 LOG4J_CONFIG=$SCRIPT_DIR/kafka/log4j2.properties
 
-# Kept outside the repo: ~100 MB of jars and broker data must not end up in git.
-KAFKA_HOME=${AUDITOR_KAFKA_HOME:-${HOME:?}/.cache/auditor-kafka}
+COMMAND=${1:-}
+SECURE=${AUDITOR_KAFKA_SECURE:-0}
+if [[ ${2:-} == --secure ]]; then
+    SECURE=1
+elif [[ -n ${2:-} ]]; then
+    echo "usage: $0 {start|stop|status|wait} [--secure]" >&2
+    exit 2
+fi
+[[ $SECURE == 1 ]] || SECURE=0
+
+# Kept outside the repo: ~100 MB of jars and broker data must not end up in git. The
+# secured broker has its own home and ports, so both can run side by side.
+if ((SECURE)); then
+    KAFKA_HOME=${AUDITOR_KAFKA_HOME:-${HOME:?}/.cache/auditor-kafka-secure}
+    PORT=${AUDITOR_KAFKA_PORT:-9192}
+    CONTROLLER_PORT=${AUDITOR_KAFKA_CONTROLLER_PORT:-9193}
+    INTERNAL_PORT=${AUDITOR_KAFKA_INTERNAL_PORT:-9194}
+else
+    KAFKA_HOME=${AUDITOR_KAFKA_HOME:-${HOME:?}/.cache/auditor-kafka}
+    PORT=${AUDITOR_KAFKA_PORT:-9092}
+    CONTROLLER_PORT=${AUDITOR_KAFKA_CONTROLLER_PORT:-9093}
+fi
 HOST=${AUDITOR_KAFKA_HOST:-127.0.0.1}
-PORT=${AUDITOR_KAFKA_PORT:-9092}
-CONTROLLER_PORT=${AUDITOR_KAFKA_CONTROLLER_PORT:-9093}
 WAIT_SECS=${AUDITOR_KAFKA_WAIT_SECS:-90}
 
 LIB=$KAFKA_HOME/lib
@@ -37,6 +69,7 @@ PROPS=$KAFKA_HOME/server.properties
 LOG=$KAFKA_HOME/kafka.log
 PIDFILE=$KAFKA_HOME/kafka.pid
 CLUSTER_ID_FILE=$KAFKA_HOME/cluster.id
+SECURE_DIR=$KAFKA_HOME/secure
 
 JAVA=${JAVA:-java}
 # Same GC settings as Kafka's bin/kafka-run-class.sh (KAFKA_JVM_PERFORMANCE_OPTS), smaller heap.
@@ -46,6 +79,10 @@ JVM_OPTS=(-Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 
 say() { echo "kafka.sh: $*"; }
 die() { echo "kafka.sh: error: $*" >&2; exit 1; }
+
+# The secured broker's CA, certificate, users, listeners and ACLs.
+# shellcheck source=kafka/secure.sh
+if ((SECURE)); then source "$SCRIPT_DIR/kafka/secure.sh"; fi
 
 # True when something accepts TCP connections on the client port. Kafka opens the
 # client listener only after the broker is unfenced and ready to serve, so this is
@@ -98,6 +135,15 @@ ensure_jars() {
     say "jars ready ($(find "$LIB" -name '*.jar' | wc -l) jars)"
 }
 
+plain_listener_properties() {
+    cat <<EOF
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+EOF
+}
+
 # Regenerated on every start so port overrides and edits below always take effect;
 # nothing in it is tied to the formatted storage except log.dirs.
 write_properties() {
@@ -107,12 +153,9 @@ write_properties() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$data_dir
+$(if ((SECURE)); then secure_listener_properties; else plain_listener_properties; fi)
 
 # One node: internal topics must not ask for 3 replicas / min.isr 2, or group
 # commits and transactions hang. Fewer internal partitions make startup faster.
@@ -155,8 +198,12 @@ ensure_storage() {
         say "formatting storage for cluster id $id in $data_dir"
         # No --standalone: the quorum is static (controller.quorum.voters), and
         # Kafka 4.x rejects --standalone together with static voters.
+        # The secured broker's SCRAM users exist from the first start on (KIP-900:
+        # bootstrapped into the metadata at format time, no broker needed to add them).
+        local scram=()
+        if ((SECURE)); then mapfile -t scram < <(scram_format_arguments); fi
         "$JAVA" "${JVM_OPTS[@]}" -cp "$LIB/*" kafka.tools.StorageTool \
-            format -t "$id" -c "$PROPS" \
+            format -t "$id" -c "$PROPS" "${scram[@]}" \
             || die "storage format failed"
     fi
 }
@@ -208,6 +255,7 @@ cmd_start() {
     else
         command -v "$JAVA" >/dev/null || die "java not found (Kafka 4.x needs Java 17+)"
         ensure_jars
+        if ((SECURE)); then ensure_secure_material; fi
         ensure_storage
         [[ -f $LOG ]] && mv -f "$LOG" "$LOG.prev"
         say "starting Kafka on $HOST:$PORT (controller $HOST:$CONTROLLER_PORT)"
@@ -221,6 +269,10 @@ cmd_start() {
     local t0=$SECONDS
     wait_ready || exit 1
     say "broker ready on $HOST:$PORT (pid $pid, ready after $((SECONDS - t0))s); log: $LOG"
+    if ((SECURE)); then
+        apply_acls || exit 1
+        say "SASL_SSL on $HOST:$PORT; client config files: $SECURE_DIR/<user>.conf"
+    fi
 }
 
 cmd_stop() {
@@ -273,13 +325,13 @@ cmd_wait() {
     say "broker ready on $HOST:$PORT"
 }
 
-case ${1:-} in
+case $COMMAND in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
     wait) cmd_wait ;;
     *)
-        echo "usage: $0 {start|stop|status|wait}" >&2
+        echo "usage: $0 {start|stop|status|wait} [--secure]" >&2
         exit 2
         ;;
 esac

@@ -12,8 +12,8 @@
 
 #include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
-#include "worker/reset/options.h"
 #include "worker/engine/options.h"
+#include "worker/reset/options.h"
 
 extern char** environ;
 
@@ -248,26 +248,80 @@ TEST_F(ConfigSources, ResetTargets) {
 }
 
 TEST_F(ConfigSources, EffectiveConfigurationMasksSecrets) {
-  (void)worker({"--kafka", "sasl.password=hunter2", "--kafka",
-                "sasl.oauthbearer.config=principal=admin secret=hunter3", "--kafka",
-                "client.id=visible"});
+  const auto file = write_file("secrets.conf",
+                               "kafka = ssl.key.password=hunter2\n"
+                               "kafka = sasl.oauthbearer.config=principal=admin secret=hunter3\n");
+  set_env("AUDITOR_KAFKA_SASL_PASSWORD", "hunter4");
+  set_env("AUDITOR_KAFKA_SASL_USERNAME", "worker");
+  (void)worker({"--config", file, "--kafka", "client.id=visible"});
   std::string all;
   for (const auto& line : cli::describe_configuration(values_, origins_)) all += line + "\n";
   EXPECT_EQ(all.find("hunter"), std::string::npos) << all;
-  EXPECT_NE(all.find("sasl.password=****"), std::string::npos) << all;
+  EXPECT_NE(all.find("ssl.key.password=***"), std::string::npos) << all;
+  EXPECT_NE(all.find("kafka-sasl-password = *** (AUDITOR_KAFKA_SASL_PASSWORD)"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("kafka-sasl-username = worker"), std::string::npos) << all;
   EXPECT_NE(all.find("client.id=visible"), std::string::npos) << all;
   EXPECT_NE(all.find("kafka = "), std::string::npos) << all;
-  EXPECT_NE(all.find("(command line)"), std::string::npos) << all;
+  EXPECT_NE(all.find("(command line"), std::string::npos) << all;
   EXPECT_NE(all.find("grace = 30s (default)"), std::string::npos) << all;
 }
 
+TEST_F(ConfigSources, SecretsAreRefusedOnTheCommandLine) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--kafka-sasl-password", "hunter2"},
+                                             {"--kafka", "sasl.password=hunter2"},
+                                             {"--kafka", "ssl.key.password=hunter2"}}) {
+    const auto error = config_error(args);
+    EXPECT_NE(error.find("not accepted on the command line"), std::string::npos) << error;
+    EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+  }
+}
+
+TEST_F(ConfigSources, SecurityOptionsFromEnvironmentAndFile) {
+  const auto password = write_file("password", "s3cret\n");
+  const auto file = write_file("secure.conf",
+                               "kafka-security-protocol = SASL_SSL\n"
+                               "kafka-sasl-mechanism = SCRAM-SHA-512\n"
+                               "kafka-sasl-password-file = " +
+                                   password + "\n");
+  set_env("AUDITOR_KAFKA_SASL_USERNAME", "worker");
+  set_env("AUDITOR_KAFKA_SSL_CA_LOCATION", "/etc/ssl/certs/ca-certificates.crt");
+  const auto c = worker({"--config", file});
+  const Properties expected = {{"security.protocol", "SASL_SSL"},
+                               {"sasl.mechanism", "SCRAM-SHA-512"},
+                               {"sasl.username", "worker"},
+                               {"ssl.ca.location", "/etc/ssl/certs/ca-certificates.crt"},
+                               {"sasl.password", "s3cret"}};
+  EXPECT_EQ(c.kafka.properties, expected);
+  EXPECT_EQ(c.kafka.principal(), "User:worker");
+  std::string all;
+  for (const auto& line : cli::describe_configuration(values_, origins_)) all += line + "\n";
+  EXPECT_EQ(all.find("s3cret"), std::string::npos) << all;
+  EXPECT_NE(all.find("kafka-sasl-password-file = " + password), std::string::npos) << all;
+}
+
+TEST_F(ConfigSources, PasswordSetTwiceOrUnreadableIsAnError) {
+  set_env("AUDITOR_KAFKA_SASL_PASSWORD", "hunter2");
+  auto error = config_error({"--kafka-sasl-password-file", write_file("p", "x")});
+  EXPECT_NE(error.find("use one of them"), std::string::npos) << error;
+  unset_env("AUDITOR_KAFKA_SASL_PASSWORD");
+  error = config_error({"--kafka-sasl-password-file", (dir_ / "absent").string()});
+  EXPECT_NE(error.find("--kafka-sasl-password-file: cannot read"), std::string::npos) << error;
+  set_env("AUDITOR_KAFKA_SASL_USERNAME", "a");
+  error = config_error({"--kafka", "sasl.username=b"});
+  EXPECT_NE(error.find("both set sasl.username"), std::string::npos) << error;
+}
+
 TEST(SecretProperty, RecognisesCredentials) {
-  for (const char* key : {"sasl.password", "ssl.key.password", "ssl.keystore.password",
-                          "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config",
-                          "ssl.key.pem", "sasl.jaas.config", "SASL.PASSWORD"}) {
+  for (const char* key :
+       {"sasl.password", "ssl.key.password", "ssl.keystore.password",
+        "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config", "ssl.key.pem",
+        "sasl.jaas.config", "SASL.PASSWORD", "kafka-sasl-password"}) {
     EXPECT_TRUE(cli::is_secret_property(key)) << key;
   }
-  for (const char* key : {"sasl.username", "security.protocol", "client.id", "acks"}) {
+  for (const char* key : {"sasl.username", "security.protocol", "client.id", "acks",
+                          "kafka-sasl-password-file", "ssl.keystore.location"}) {
     EXPECT_FALSE(cli::is_secret_property(key)) << key;
   }
 }

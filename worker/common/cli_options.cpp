@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "worker/common/effective_config.h"
 #include "worker/common/log.h"
 
 namespace auditor::cli {
@@ -107,6 +108,28 @@ po::parsed_options parse_file(const std::string& path, const po::options_descrip
   }
 }
 
+// A secret on the command line is readable by every local user (`ps`, /proc/<pid>/cmdline)
+// and stays in shell histories and process listings: refuse it before anything runs.
+void refuse_secrets(const po::parsed_options& command_line) {
+  for (const auto& o : command_line.options) {
+    std::string secret;
+    if (o.string_key == "kafka") {
+      for (const auto& text : o.value) {
+        const std::string key = text.substr(0, text.find('='));
+        if (is_secret_property(key)) secret = "--kafka " + key;
+      }
+    } else if (is_secret_property(o.string_key)) {
+      secret = "--" + o.string_key;
+    }
+    if (!secret.empty()) {
+      throw ConfigError(secret +
+                        ": secrets are not accepted on the command line (other users see it in "
+                        "ps); use the environment (AUDITOR_KAFKA_SASL_PASSWORD), the --config "
+                        "file or --kafka-sasl-password-file");
+    }
+  }
+}
+
 }  // namespace
 
 bool parse(int argc, char** argv, const std::string& command, const std::string& summary,
@@ -130,6 +153,7 @@ bool parse(int argc, char** argv, const std::string& command, const std::string&
                         "' (options start with --)");
     }
   }
+  refuse_secrets(from_command_line);
   try {
     from_env = po::parse_environment(
         all, [&all](const std::string& env) { return option_of_env(all, env); });

@@ -6,6 +6,13 @@
 
 namespace auditor {
 
+std::string KafkaSettings::principal() const {
+  for (const auto& [key, value] : properties) {
+    if (key == "sasl.username" && !value.empty()) return "User:" + value;
+  }
+  return "this client's principal";
+}
+
 void validate_topic_name(const std::string& option, const std::string& name) {
   // Kafka's own rule (Topic.validate): 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
   const bool legal_chars = std::all_of(name.begin(), name.end(), [](char c) {

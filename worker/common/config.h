@@ -32,8 +32,13 @@ enum class StandbyTasksMode : std::uint8_t { kNone, kAll };
 // Options every subcommand that talks to Kafka shares.
 struct KafkaSettings {
   std::string bootstrap_servers = "127.0.0.1:9092";
-  // Pass-through librdkafka properties (--kafka key=value), applied to every client.
+  // Pass-through librdkafka properties (--kafka key=value and the security options),
+  // applied to every client.
   std::vector<std::pair<std::string, std::string>> properties;
+
+  // The broker-side principal for messages that say which ACL to grant: "User:<name>" with
+  // a SASL username, else a description.
+  [[nodiscard]] std::string principal() const;
 };
 
 struct TopicNames {
@@ -49,6 +54,8 @@ struct TopicNames {
   // repartition topic.
   [[nodiscard]] const std::string& ingest_group() const { return application_id; }
   [[nodiscard]] std::string aggregate_group() const { return application_id + "-aggregate"; }
+  // Named by the changelog readers (restore, standby copies), which never join it.
+  [[nodiscard]] std::string restore_group() const { return application_id + "-restore"; }
 };
 
 struct WorkerConfig {

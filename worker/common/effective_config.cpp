@@ -10,7 +10,7 @@
 namespace auditor::cli {
 namespace {
 
-constexpr std::string_view kMask = "****";
+constexpr std::string_view kMask = "***";
 
 std::string masked_property(const std::string& text) {
   const auto eq = text.find('=');
@@ -46,6 +46,8 @@ std::string value_text(const po::variable_value& value) {
 }  // namespace
 
 bool is_secret_property(std::string_view key) {
+  // A file or location option names where a secret is, not the secret: shown as is.
+  if (key.ends_with("-file") || key.ends_with(".location")) return false;
   std::string lower(key);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

@@ -1,6 +1,6 @@
 // Logs the configuration a command runs with, one line per option with where its value
-// came from, so an operator can tell why the worker does what it does. Secrets passed
-// through --kafka (passwords, SASL/JAAS configs, private keys) are masked.
+// came from, so an operator can tell why the worker does what it does. Secrets (options
+// and --kafka properties holding passwords, SASL/JAAS configs, private keys) show as ***.
 #pragma once
 
 #include <string>
@@ -11,7 +11,8 @@
 
 namespace auditor::cli {
 
-// True for librdkafka (or Java client) property names that hold credentials.
+// True for librdkafka (or Java client) property names and option names that hold
+// credentials; false for those naming a file or location (--kafka-sasl-password-file).
 [[nodiscard]] bool is_secret_property(std::string_view key);
 
 // "name = value (origin)" lines, sorted by name; --help and unset options are left out.

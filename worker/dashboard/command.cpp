@@ -13,6 +13,7 @@
 #include "worker/dashboard/reader.h"
 #include "worker/dashboard/store.h"
 #include "worker/http/server.h"
+#include "worker/kafka/access.h"
 #include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
 
@@ -149,6 +150,7 @@ int run_dashboard(int argc, char** argv) {
   bool help = false;
   const DashboardOptions o = read_options(argc, argv, help);
   if (help) return 0;
+  kafka::check_credentials(o.kafka, kafka::kCredentialsCheckTimeout);
   auto logger = log::get("dashboard");
   web::SignalStopper stopper;
 

@@ -17,6 +17,7 @@
 #include "worker/engine/restart_policy.h"
 #include "worker/engine/worker.h"
 #include "worker/engine/worker_http.h"
+#include "worker/kafka/access.h"
 
 namespace auditor::commands {
 namespace {
@@ -69,6 +70,7 @@ int run_worker(int argc, char** argv) {
   // Before the worker starts: its start-up can wait up to 30 s for the broker, and a
   // signal meanwhile must stop it (run() then returns at once), not kill it.
   const std::atomic<bool>& stop = install_stop_signals();
+  kafka::check_credentials(config.kafka, kafka::kCredentialsCheckTimeout);
   WorkerShared shared;
   const WorkerHttp http(config.http_port, shared.metrics, shared.status, shared.queries,
                         config.windows);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "worker/common/log.h"
+#include "worker/kafka/access.h"
 #include "worker/kafka/admin.h"
 
 namespace auditor {
@@ -52,7 +53,17 @@ std::int32_t provision_topics(rd_kafka_t* client, const WorkerConfig& config,
   for (const auto& spec : missing) {
     log::get("worker")->info("creating topic {} ({} partitions)", spec.name, spec.partitions);
   }
-  kafka::create_topics(client, missing, timeout);
+  const auto existed = kafka::create_topics(client, missing, timeout);
+  for (const auto& spec : missing) {
+    // Metadata lists only the topics we may describe; "already exists" for one it left out
+    // means an ACL is missing. Name the access the worker needs (it implies DESCRIBE).
+    if (!existed.contains(spec.name)) continue;
+    const bool internal = spec.name == repartition || spec.name == changelog;
+    const bool input = spec.name == t.input;
+    throw std::runtime_error(kafka::missing_acl(
+        internal ? "read and write" : (input ? "read" : "write"), "Topic", spec.name,
+        internal ? "READ and WRITE" : (input ? "READ" : "WRITE"), config.kafka.principal()));
+  }
   // New topics take a moment to have leaders; wait so the first assignment finds them.
   const auto deadline = Clock::now() + timeout;
   while (!missing.empty()) {

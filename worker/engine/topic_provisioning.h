@@ -14,8 +14,9 @@ namespace auditor {
 
 // Returns the partition count of the input (= of the repartition topic). `client` is any
 // librdkafka handle (admin requests). Throws std::runtime_error with a message that says
-// what to do when an internal topic does not match the input, or the broker does not
-// answer within `timeout`.
+// what to do when an internal topic does not match the input, naming the ACL to grant when
+// a topic exists but the worker may not use it, or when the broker does not answer
+// within `timeout`.
 [[nodiscard]] std::int32_t provision_topics(rd_kafka_t* client, const WorkerConfig& config,
                                             std::chrono::milliseconds timeout);
 

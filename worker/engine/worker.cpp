@@ -7,6 +7,7 @@
 #include "worker/common/log.h"
 #include "worker/engine/clients.h"
 #include "worker/engine/topic_provisioning.h"
+#include "worker/kafka/access.h"
 #include "worker/kafka/client.h"
 #include "worker/kafka/partition_list.h"
 
@@ -191,6 +192,10 @@ void Worker::process(const StageConsumer& consumer, const rd_kafka_message_t& me
     fail_client(std::string(consumer.name()) + " consumer: " + reason.data());
     return;
   }
+  if (kafka::is_authorization_error(message.err)) {
+    fail(consumer_denied(consumer, message));
+    return;
+  }
   // Errors other than the end of a partition need not name a topic (rkt may be null).
   const bool at_end = message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
   if ((message.err != RD_KAFKA_RESP_ERR_NO_ERROR && !at_end) || message.rkt == nullptr) {
@@ -212,6 +217,24 @@ void Worker::process(const StageConsumer& consumer, const rd_kafka_message_t& me
   } else if (auto failure = aggregate_->process(message)) {
     fail(*failure);
   }
+}
+
+std::string Worker::consumer_denied(const StageConsumer& consumer,
+                                    const rd_kafka_message_t& message) const {
+  const std::string principal = config_.kafka.principal();
+  const bool ingest = consumer.stage() == WorkerStage::kIngest;
+  if (message.err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+    const std::string group =
+        ingest ? config_.topics.ingest_group() : config_.topics.aggregate_group();
+    return kafka::missing_acl("join", "Group", group, "READ", principal);
+  }
+  if (message.err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+    const std::string topic = message.rkt != nullptr
+                                  ? rd_kafka_topic_name(message.rkt)
+                                  : (ingest ? config_.topics.input : config_.topics.repartition());
+    return kafka::missing_acl("read", "Topic", topic, "READ", principal);
+  }
+  return std::string(consumer.name()) + " consumer: " + rd_kafka_message_errstr(&message);
 }
 
 void Worker::log_consumer_error(const rd_kafka_message_t& message) {

@@ -129,6 +129,11 @@ class Worker final : private RecordSink, private StageConsumer::Listener {
 
   void log_progress();
   void publish_status();
+  // What a fatal commit error is reported as when it is a missing ACL; nullopt otherwise.
+  [[nodiscard]] std::optional<std::string> access_denied(const kafka::Error& error) const;
+  // The message for a consumer error that is a missing ACL (kafka/access.h).
+  [[nodiscard]] std::string consumer_denied(const StageConsumer& consumer,
+                                            const rd_kafka_message_t& message) const;
   void log_consumer_error(const rd_kafka_message_t& message);
 
   WorkerConfig config_;

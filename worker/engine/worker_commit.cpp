@@ -157,7 +157,12 @@ void Worker::complete() {
       if (error) {
         WorkerMetrics::inc(metrics_.commit_failures);
         status_.commit_failed();
-        fail_client("commit failed fatally: " + error.message());
+        // Missing rights need an operator; anything else, new clients (command.cpp).
+        if (auto denied = access_denied(error)) {
+          fail(std::move(*denied));
+        } else {
+          fail_client("commit failed fatally: " + error.message());
+        }
       }
       return;
   }
@@ -190,9 +195,27 @@ void Worker::commit_now() {
   if (inflight_) complete();
 }
 
+std::optional<std::string> Worker::access_denied(const kafka::Error& error) const {
+  // A refused delivery names its topic. A refused AddPartitionsToTxn (the usual way a
+  // missing WRITE shows under exactly-once) names none: list what a commit writes.
+  if (auto denied = producer_->denied()) return std::move(*denied);
+  if (error.code() == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+    const auto& t = config_.topics;
+    return "not authorized to write a topic this commit writes (" + t.output + ", " + t.dlq + ", " +
+           t.repartition() + ", " + t.changelog() + "): grant WRITE on it to " +
+           config_.kafka.principal() + " (" + error.message() + ")";
+  }
+  return std::nullopt;
+}
+
 void Worker::abort_and_rewind(const std::string& reason) {
   WorkerMetrics::inc(metrics_.commit_failures);
   status_.commit_failed();
+  // A missing ACL fails every retry the same way: stop instead of re-reading forever.
+  if (auto denied = producer_->denied()) {
+    fail(std::move(*denied));
+    return;
+  }
   log::get("worker")->error("commit aborted, re-reading from the last commit: {}", reason);
   if (const auto error = transaction_->abort()) {
     if (error.fatal()) {

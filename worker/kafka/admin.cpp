@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "worker/kafka/access.h"
 #include "worker/kafka/client.h"
 #include "worker/kafka/handles.h"
 #include "worker/kafka/partition_list.h"
@@ -108,8 +109,10 @@ std::map<std::string, std::int32_t> partition_counts(rd_kafka_t* client,
   return counts;
 }
 
-void create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs, Timeout timeout) {
-  if (specs.empty()) return;
+std::set<std::string> create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs,
+                                    Timeout timeout) {
+  std::set<std::string> existed;
+  if (specs.empty()) return existed;
   std::vector<NewTopicPtr> owned;
   std::vector<rd_kafka_NewTopic_t*> raw;
   std::array<char, 512> err{};
@@ -137,6 +140,15 @@ void create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs, Time
   const auto** results = rd_kafka_CreateTopics_result_topics(result, &count);
   for (std::size_t i = 0; i < count; ++i) {
     const auto e = rd_kafka_topic_result_error(results[i]);
+    const std::string name = rd_kafka_topic_result_name(results[i]);
+    if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) existed.insert(name);
+    if (e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+      // Kafka checks CREATE before existence: the topic may exist but be invisible to us.
+      const std::string principal = principal_of(client);
+      throw std::runtime_error(missing_acl("create", "Topic", name, "CREATE", principal) +
+                               " (if the topic exists, " + principal +
+                               " cannot describe it either)");
+    }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
       const char* msg = rd_kafka_topic_result_error_string(results[i]);
       throw std::runtime_error(std::string("cannot create topic ") +
@@ -144,6 +156,7 @@ void create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs, Time
                                (msg != nullptr ? msg : error_text(e).c_str()));
     }
   }
+  return existed;
 }
 
 GroupDescription describe_group(rd_kafka_t* client, const std::string& group, Timeout timeout) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,9 +34,10 @@ struct TopicSpec {
     rd_kafka_t* client, const std::vector<std::string>& topics, Timeout timeout);
 
 // Creates the topics (replication factor: broker default). A topic that already exists
-// is not an error. Throws std::runtime_error naming the topic on any other failure.
-void create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs, Timeout timeout);
-
+// is not an error: returns the names of those. Throws std::runtime_error naming the topic
+// on any other failure (for a missing CREATE permission, the ACL to grant: access.h).
+std::set<std::string> create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs,
+                                    Timeout timeout);
 
 struct GroupMember {
   std::string client_id;

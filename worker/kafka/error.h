@@ -1,6 +1,7 @@
 // One error type for everything librdkafka reports, classified the way the caller has to
 // act on it (as modern-cpp-kafka's Error does):
-//   fatal           the client is unusable (fenced, broken): stop it and exit non-zero
+//   fatal           the client is unusable (fenced, broken) or lacks an ACL: stop it and
+//                   exit non-zero
 //   abort_required  the transaction must be aborted; what it held is re-done
 //   retriable       the same call may succeed later (the outcome may not be known yet)
 // A default-constructed Error is "no error". Cheap to copy: it owns no librdkafka handle.

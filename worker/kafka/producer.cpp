@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "worker/kafka/access.h"
 #include "worker/kafka/callback_invoker.h"
 
 namespace auditor::kafka {
@@ -33,7 +34,7 @@ Producer::Producer(const KafkaSettings& settings, const Properties& extra) {
   handle_ = make_client(RD_KAFKA_PRODUCER, std::move(conf));
 }
 
-void Producer::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message, void* opaque) {
+void Producer::on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque) {
   invoke_callback("delivery report", [&] {
     auto* self = static_cast<Producer*>(opaque);
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -43,6 +44,13 @@ void Producer::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message
         last = std::max(last, message->offset);
       }
       return;
+    }
+    if (is_authorization_error(message->err)) {
+      const std::lock_guard lock(self->denied_mutex_);
+      if (!self->denied_) {
+        self->denied_ = missing_acl("write", "Topic", rd_kafka_topic_name(message->rkt), "WRITE",
+                                    principal_of(rk));
+      }
     }
     if (self->failed_since_flush_++ == 0) {
       self->first_error_ =
@@ -102,6 +110,11 @@ rd_kafka_resp_err_t Producer::produce(const OutgoingRecord& record,
     if (remaining_ms(*deadline) == 0) return err;
     rd_kafka_poll(handle_.get(), std::min(100, remaining_ms(*deadline)));
   }
+}
+
+std::optional<std::string> Producer::denied() const {
+  const std::lock_guard lock(denied_mutex_);
+  return denied_;
 }
 
 std::optional<std::int64_t> Producer::last_offset(std::int32_t partition) const {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +78,10 @@ class Producer {
 
   [[nodiscard]] rd_kafka_t* handle() const { return handle_.get(); }
 
+  // Set once a delivery failed for lack of an ACL: the message naming it (access.h). Any
+  // thread.
+  [[nodiscard]] std::optional<std::string> denied() const;
+
  private:
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
@@ -86,6 +91,8 @@ class Producer {
   std::string first_error_;
   std::string tracked_topic_;
   std::map<std::int32_t, std::int64_t> tracked_offsets_;
+  mutable std::mutex denied_mutex_;
+  std::optional<std::string> denied_;  // under denied_mutex_
 };
 
 }  // namespace auditor::kafka

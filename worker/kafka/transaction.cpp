@@ -1,7 +1,10 @@
 #include "worker/kafka/transaction.h"
 
+#include <array>
 #include <stdexcept>
 #include <thread>
+
+#include "worker/kafka/access.h"
 
 namespace auditor {
 
@@ -12,6 +15,16 @@ OutputTransaction::OutputTransaction(kafka::Producer& producer, Guarantee guaran
 void OutputTransaction::init() {
   if (guarantee_ != Guarantee::kExactlyOnce) return;
   kafka::ErrorPtr error(rd_kafka_init_transactions(producer_.handle(), timeout_ms()));
+  if (error &&
+      rd_kafka_error_code(error.get()) == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
+    std::array<char, 256> id{};
+    std::size_t size = id.size();
+    (void)rd_kafka_conf_get(rd_kafka_conf(producer_.handle()), "transactional.id", id.data(),
+                            &size);
+    throw std::runtime_error(kafka::missing_acl("use", "TransactionalId", id.data(), "WRITE",
+                                                kafka::principal_of(producer_.handle())) +
+                             " (or a prefix of it)");
+  }
   if (error) {
     throw std::runtime_error(std::string("cannot initialise transactions (does the broker "
                                          "support them? else use --guarantee at-least-once): ") +

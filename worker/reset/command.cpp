@@ -22,6 +22,7 @@
 #include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
 #include "worker/common/log.h"
+#include "worker/kafka/access.h"
 #include "worker/kafka/admin.h"
 #include "worker/kafka/client.h"
 #include "worker/reset/options.h"
@@ -173,6 +174,7 @@ int run_reset(int argc, char** argv) {
   check_local_state(config);
 
   auto logger = log::get("reset");
+  kafka::check_credentials(config.kafka, kafka::kCredentialsCheckTimeout);
   auto admin = kafka::make_client(
       RD_KAFKA_PRODUCER,
       kafka::make_conf(config.kafka, {{"client.id", config.topics.application_id + "-reset"}}));

@@ -20,7 +20,7 @@ AggregateStage::AggregateStage(const WorkerConfig& config, std::int32_t partitio
       metrics_(metrics),
       sink_(sink),
       producer_(producer),
-      restorer_(config.kafka, changelog_topic_) {}
+      restorer_(config.kafka, changelog_topic_, config.topics.restore_group()) {}
 
 Failure AggregateStage::assign(const rd_kafka_topic_partition_list_t& partitions) {
   for (int i = 0; i < partitions.cnt; ++i) {

@@ -11,8 +11,8 @@ namespace auditor {
 using Clock = std::chrono::steady_clock;
 constexpr int kEndQueryTimeoutMs = 2'000;
 
-kafka::Properties changelog_reader_properties() {
-  kafka::Properties props = {{"group.id", "auditor-restore"},  // never joins: assign only
+kafka::Properties changelog_reader_properties(const std::string& group) {
+  kafka::Properties props = {{"group.id", group},  // never joins: assign only
                              {"enable.auto.commit", "false"},
                              {"enable.partition.eof", "true"},
                              {"isolation.level", "read_committed"},
@@ -37,9 +37,10 @@ void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_mes
   }
 }
 
-ChangelogRestorer::ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic)
+ChangelogRestorer::ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic,
+                                     const std::string& group)
     : consumer_(kafka::make_client(RD_KAFKA_CONSUMER,
-                                   kafka::make_conf(settings, changelog_reader_properties()))),
+                                   kafka::make_conf(settings, changelog_reader_properties(group)))),
       topic_(std::move(changelog_topic)) {}
 
 void ChangelogRestorer::start(AggregateTask& task) {

@@ -26,9 +26,10 @@
 
 namespace auditor {
 
-// A group-less, read_committed consumer of changelog partitions (assign only), for the
-// restorer and the standby copies.
-[[nodiscard]] kafka::Properties changelog_reader_properties();
+// A read_committed consumer of changelog partitions (assign only, never joins `group`), for
+// the restorer and the standby copies. librdkafka still looks up the group's coordinator,
+// so the group is the application's (TopicNames::restore_group): its ACLs cover it.
+[[nodiscard]] kafka::Properties changelog_reader_properties(const std::string& group);
 
 // Applies one consumed changelog record to `restore`. Throws std::runtime_error naming
 // `role` ("task", "standby task"), the partition and the offset when the record is
@@ -38,7 +39,8 @@ void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_mes
 
 class ChangelogRestorer {
  public:
-  ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic);
+  ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic,
+                    const std::string& group);
 
   // Starts restoring `task` (which must stay alive until finished or cancelled). Asks the
   // broker for the changelog's end first (at most 2 s).

@@ -12,6 +12,7 @@
 #include "worker/common/cli_options.h"
 #include "worker/common/log.h"
 #include "worker/http/server.h"
+#include "worker/kafka/access.h"
 #include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
 #include "worker/tick_api/metrics.h"
@@ -122,8 +123,12 @@ class TickApi {
   void ensure_topic(const std::atomic<bool>& stop) {
     while (!stop.load()) {
       try {
-        kafka::create_topics(single_.handle(), {{o_.topic, o_.partitions, {}}},
-                             std::chrono::seconds(5));
+        // Only when absent: a principal that may write the topic need not create it.
+        if (!kafka::partition_counts(single_.handle(), {o_.topic}, std::chrono::seconds(5))
+                 .contains(o_.topic)) {
+          kafka::create_topics(single_.handle(), {{o_.topic, o_.partitions, {}}},
+                               std::chrono::seconds(5));
+        }
         return;
       } catch (const std::exception& e) {
         log::get("tick-api")->warn("input topic {} not ready: {}", o_.topic, e.what());
@@ -190,6 +195,7 @@ int run_tick_api(int argc, char** argv) {
   bool help = false;
   TickApiOptions o = read_options(argc, argv, help);
   if (help) return 0;
+  kafka::check_credentials(o.kafka, kafka::kCredentialsCheckTimeout);
   auto logger = log::get("tick-api");
   // Signals go to a waiting thread (blocked everywhere else, librdkafka's threads included).
   web::SignalStopper stopper;

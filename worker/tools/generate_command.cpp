@@ -12,6 +12,7 @@
 #include "worker/common/cli_options.h"
 #include "worker/common/log.h"
 #include "worker/common/stop_signal.h"
+#include "worker/kafka/access.h"
 #include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
 #include "worker/kafka/producer.h"
@@ -96,8 +97,14 @@ int run_generate(int argc, char** argv) {
   if (o.partitions < 1) throw ConfigError("--partitions: must be >= 1");
 
   auto logger = log::get("generate");
+  kafka::check_credentials(kafka, kafka::kCredentialsCheckTimeout);
   kafka::Producer producer(kafka, {{"client.id", "auditor-generate"}});
-  kafka::create_topics(producer.handle(), {{o.topic, o.partitions, {}}}, std::chrono::seconds(30));
+  // Only when absent: a principal that may write the topic need not be allowed to create it.
+  if (!kafka::partition_counts(producer.handle(), {o.topic}, std::chrono::seconds(30))
+           .contains(o.topic)) {
+    kafka::create_topics(producer.handle(), {{o.topic, o.partitions, {}}},
+                         std::chrono::seconds(30));
+  }
   const std::atomic<bool>& stop = install_stop_signals();
 
   std::vector<std::string> names;
