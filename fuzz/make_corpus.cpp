@@ -89,6 +89,10 @@ Seeds tick_api_only() {
       {"batch_bad_element.json",
        R"([{"process_name":"a","process_activity":"b"},{"count":2},7])"},
       {"batch_empty.json", "[]"},
+      // Reproducer: nlohmann throws out_of_range for 1e400, which escaped validation.
+      {"number_beyond_double.json",
+       R"({"process_name":"a","process_activity":"b","x":1e400})"},
+      {"batch_number_beyond_double.json", R"([{"process_name":"a","process_activity":"b"},-1e999])"},
       {"query_valid.txt", "process_name=billing&process_activity=login&count=+4"},
       {"query_repeated.txt", "process_name=a&process_name=b&process_activity=x&count=2&count=3"},
       {"query_count_huge.txt", "process_name=a&process_activity=b&count=99999999999999999999"},

@@ -10,7 +10,8 @@
 // - an error answer lists at least one error and renders as the server renders it;
 // - a body the worker's parser accepts as a tick is accepted by POST /tick with the same
 //   fields (one set of input rules; the worker additionally rejects duplicate fields and
-//   checks `timestamp`, which the API ignores).
+//   checks `timestamp`, which the API ignores), unless it holds a number beyond double's
+//   range, the one documented exception.
 #include <simdjson.h>
 
 #include <algorithm>
@@ -76,6 +77,14 @@ void check(const tick_api::Validated<std::vector<TickInput>>& v) {
   for (const TickInput& tick : ticks) check_tick(tick);
 }
 
+// The one body the worker may accept and the API not (validation.h): a number nlohmann
+// cannot hold, in a field both ignore.
+bool number_beyond_double(const tick_api::Validated<TickInput>& v) {
+  const auto* errors = std::get_if<tick_api::Errors>(&v);
+  return errors != nullptr && errors->size() == 1 && errors->front().type == "json_invalid" &&
+         errors->front().input.get<std::string>().find("out_of_range.406") != std::string::npos;
+}
+
 std::multimap<std::string, std::string> query_params(std::string_view text) {
   std::multimap<std::string, std::string> params;
   while (!text.empty()) {
@@ -97,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(tick_api::tick_from_query(query_params(input)));
 
   const auditor::TickParseResult worker = worker_parser().parse(data, size);
-  if (worker.tick) {
+  if (worker.tick && !number_beyond_double(single)) {
     const auto* accepted = std::get_if<TickInput>(&single);
     FUZZ_CHECK(accepted != nullptr);
     FUZZ_CHECK(accepted->process_name == worker.tick->process_name);
