@@ -31,9 +31,8 @@ Seeds tick_json() {
   deep += '}';
   return {
       {"valid_minimal.json", R"({"process_name":"billing","process_activity":"login"})"},
-      {"valid_full.json",
-       R"({"process_name":"billing","process_activity":"login","count":3,)"
-       R"("timestamp":"2026-11-22T09:47:00.250+01:00","host":"web-1"})"},
+      {"valid_full.json", R"({"process_name":"billing","process_activity":"login","count":3,)"
+                          R"("timestamp":"2026-11-22T09:47:00.250+01:00","host":"web-1"})"},
       {"valid_epoch_ms.json",
        R"({"timestamp":1795340820000,"count":1000000000,"process_activity":"login",)"
        R"("process_name":"billing"})"},
@@ -44,24 +43,20 @@ Seeds tick_json() {
        "\"\xe6\x97\xa5\xe6\x9c\xac\\u0000\\\"\\\\\\n\"}"},
       {"surrogate_pair.json", R"({"process_name":"\ud83d\ude00","process_activity":"b"})"},
       {"unpaired_surrogate.json", R"({"process_name":"\ud800","process_activity":"b"})"},
-      {"name_256_bytes.json",
-       R"({"process_name":")" + name_256 + R"(","process_activity":"b"})"},
-      {"name_257_bytes.json",
-       R"({"process_name":")" + name_256 + R"(e","process_activity":"b"})"},
+      {"name_256_bytes.json", R"({"process_name":")" + name_256 + R"(","process_activity":"b"})"},
+      {"name_257_bytes.json", R"({"process_name":")" + name_256 + R"(e","process_activity":"b"})"},
       {"empty_name.json", R"({"process_name":"","process_activity":"b"})"},
       {"count_huge.json",
        R"({"process_name":"a","process_activity":"b","count":18446744073709551616})"},
       {"count_negative.json", R"({"process_name":"a","process_activity":"b","count":-5})"},
       {"count_zero.json", R"({"process_name":"a","process_activity":"b","count":0})"},
-      {"count_over_max.json",
-       R"({"process_name":"a","process_activity":"b","count":1000000001})"},
+      {"count_over_max.json", R"({"process_name":"a","process_activity":"b","count":1000000001})"},
       {"count_float.json", R"({"process_name":"a","process_activity":"b","count":1.0})"},
       {"count_exponent.json", R"({"process_name":"a","process_activity":"b","count":1e3})"},
       {"count_string.json", R"({"process_name":"a","process_activity":"b","count":"5"})"},
       {"wrong_type.json", R"({"process_name":7,"process_activity":null})"},
       {"missing_field.json", R"({"process_name":"a"})"},
-      {"duplicate_field.json",
-       R"({"process_name":"a","process_activity":"b","process_name":"c"})"},
+      {"duplicate_field.json", R"({"process_name":"a","process_activity":"b","process_name":"c"})"},
       {"huge_number_ignored.json",
        R"({"process_name":"a","process_activity":"b","x":1e400,"y":-123456789012345678901234567890})"},
       {"deep_nesting.json", deep},
@@ -86,13 +81,12 @@ Seeds tick_api_only() {
   return {
       {"batch.json",
        R"([{"process_name":"a","process_activity":"b"},{"process_name":"c","process_activity":"d","count":2}])"},
-      {"batch_bad_element.json",
-       R"([{"process_name":"a","process_activity":"b"},{"count":2},7])"},
+      {"batch_bad_element.json", R"([{"process_name":"a","process_activity":"b"},{"count":2},7])"},
       {"batch_empty.json", "[]"},
       // Reproducer: nlohmann throws out_of_range for 1e400, which escaped validation.
-      {"number_beyond_double.json",
-       R"({"process_name":"a","process_activity":"b","x":1e400})"},
-      {"batch_number_beyond_double.json", R"([{"process_name":"a","process_activity":"b"},-1e999])"},
+      {"number_beyond_double.json", R"({"process_name":"a","process_activity":"b","x":1e400})"},
+      {"batch_number_beyond_double.json",
+       R"([{"process_name":"a","process_activity":"b"},-1e999])"},
       {"query_valid.txt", "process_name=billing&process_activity=login&count=+4"},
       {"query_repeated.txt", "process_name=a&process_name=b&process_activity=x&count=2&count=3"},
       {"query_count_huge.txt", "process_name=a&process_activity=b&count=99999999999999999999"},
@@ -140,8 +134,7 @@ Seeds repartition_records() {
   const auto other_windows = auditor::WindowSet::parse("30s,1m,2h");
   const EventTime t = *auditor::parse_rfc3339("2026-11-22T09:47:00Z");
   const std::string key = auditor::encode_repartition_key("billing", "login");
-  const auto value = [&](EventTime at, std::int64_t count, std::int64_t ticks,
-                         std::uint32_t late) {
+  const auto value = [&](EventTime at, std::int64_t count, std::int64_t ticks, std::uint32_t late) {
     return auditor::encode_repartition_value(at, count, ticks, late, windows);
   };
   const auto watermark = [](std::int32_t input, std::optional<EventTime> time, bool idle) {

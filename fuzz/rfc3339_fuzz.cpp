@@ -85,8 +85,8 @@ void check_offset(FuzzedDataProvider& in) {
   }
   const int magnitude = offset_minutes < 0 ? -offset_minutes : offset_minutes;
   char zone[8];
-  std::snprintf(zone, sizeof zone, "%c%02d:%02d", offset_minutes < 0 ? '-' : '+',
-                magnitude / 60, magnitude % 60);
+  std::snprintf(zone, sizeof zone, "%c%02d:%02d", offset_minutes < 0 ? '-' : '+', magnitude / 60,
+                magnitude % 60);
   text += zone;
 
   const EventTime utc = local.minus(auditor::DurationMs{std::int64_t{offset_minutes} * 60'000});
