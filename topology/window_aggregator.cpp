@@ -43,14 +43,12 @@ WindowCounts operator+(WindowCounts a, const WindowCounts& b) {
   return a;
 }
 
-}  // namespace
-
-namespace {
 // WindowKey's order for a key and a KeyRef alike, as one tuple type: clang (14, with
 // libstdc++ 12) cannot compare a tuple of string_views with one of strings.
 std::tuple<DurationMs, EventTime, std::string_view, std::string_view> order_of(const auto& k) {
   return {k.size, k.start, k.process_name, k.process_activity};
 }
+
 }  // namespace
 
 bool WindowAggregator::KeyLess::operator()(const KeyRef& a, const WindowKey& b) const {
