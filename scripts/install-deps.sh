@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything auditor needs on a Debian 12 machine: the C++ toolchain and
-# libraries from Debian, and Java 17 + Maven for the local Kafka broker (the JDK and
-# openssl for its secured variant: scripts/kafka.sh --secure).
+# libraries from Debian (clang 14 with its libFuzzer/sanitizer runtimes for scripts/fuzz.sh),
+# and Java 17 + Maven for the local Kafka broker (the JDK and openssl for its secured
+# variant: scripts/kafka.sh --secure).
 # Idempotent: skips apt-get when every package is already installed.
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config clang-format
+  build-essential cmake ninja-build pkg-config clang-format clang-14 libclang-rt-14-dev
   librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost-program-options-dev
   libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   openjdk-17-jre-headless openjdk-17-jdk-headless maven curl procps python3 openssl

@@ -43,16 +43,20 @@ WindowCounts operator+(WindowCounts a, const WindowCounts& b) {
   return a;
 }
 
+// WindowKey's order for a key and a KeyRef alike, as one tuple type: clang (14, with
+// libstdc++ 12) cannot compare a tuple of string_views with one of strings.
+std::tuple<DurationMs, EventTime, std::string_view, std::string_view> order_of(const auto& k) {
+  return {k.size, k.start, k.process_name, k.process_activity};
+}
+
 }  // namespace
 
 bool WindowAggregator::KeyLess::operator()(const KeyRef& a, const WindowKey& b) const {
-  return std::tie(a.size, a.start, a.process_name, a.process_activity) <
-         std::tie(b.size, b.start, b.process_name, b.process_activity);
+  return order_of(a) < order_of(b);
 }
 
 bool WindowAggregator::KeyLess::operator()(const WindowKey& a, const KeyRef& b) const {
-  return std::tie(a.size, a.start, a.process_name, a.process_activity) <
-         std::tie(b.size, b.start, b.process_name, b.process_activity);
+  return order_of(a) < order_of(b);
 }
 
 WindowAggregator::WindowAggregator(WindowSet windows, DurationMs grace, DurationMs retention,

@@ -84,6 +84,20 @@ TEST(TickApiValidation, BatchErrorsNameTheElement) {
   EXPECT_EQ((*errors)[1].loc, json({"body", 1, "process_activity"}));
 }
 
+// Found by fuzz/tick_api_validation_fuzz: nlohmann throws out_of_range, not parse_error,
+// for a number beyond double's range, and it escaped validation (a 500, not a 422).
+TEST(TickApiValidation, NumberBeyondDoubleIsJsonInvalid) {
+  const std::string body = R"({"process_name":"a","process_activity":"b","x":1e400})";
+  const auto single = errors_of(tick_from_json(body));
+  ASSERT_EQ(single.size(), 1U);
+  EXPECT_EQ(single[0].type, "json_invalid");
+  EXPECT_EQ(single[0].loc, json({"body", 52}));
+  const auto batch = ticks_from_json("[" + body + "]");
+  const auto* errors = std::get_if<Errors>(&batch);
+  ASSERT_NE(errors, nullptr);
+  EXPECT_EQ(errors->at(0).type, "json_invalid");
+}
+
 TEST(TickApiValidation, KeyIsCanonicalAndUnambiguous) {
   const TickInput a{"a|b", "c", 1};
   const TickInput b{"a", "b|c", 1};

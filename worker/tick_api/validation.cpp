@@ -141,12 +141,44 @@ Validated<TickInput> tick_from_value(const json& value, const json& prefix) {
   return tick;
 }
 
+// A SAX handler that accepts every value and remembers where parsing stopped: the position
+// of an out_of_range error, which json::parse throws without one.
+class ErrorPosition : public nlohmann::json_sax<json> {
+ public:
+  std::size_t byte = 0;
+
+  bool null() override { return true; }
+  bool boolean(bool /*val*/) override { return true; }
+  bool number_integer(number_integer_t /*val*/) override { return true; }
+  bool number_unsigned(number_unsigned_t /*val*/) override { return true; }
+  bool number_float(number_float_t /*val*/, const string_t& /*s*/) override { return true; }
+  bool string(string_t& /*val*/) override { return true; }
+  bool binary(binary_t& /*val*/) override { return true; }
+  bool start_object(std::size_t /*elements*/) override { return true; }
+  bool key(string_t& /*val*/) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t /*elements*/) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string& /*last_token*/,
+                   const json::exception& /*ex*/) override {
+    byte = position;
+    return false;
+  }
+};
+
 // Parses a body as JSON, or answers FastAPI's json_invalid error.
 std::variant<json, Errors> parse_body(std::string_view body) {
   try {
     return json::parse(body.begin(), body.end());
   } catch (const json::parse_error& e) {
     return Errors{FieldError{json::array({"body", e.byte}), "JSON decode error", "json_invalid",
+                             std::string(e.what())}};
+  } catch (const json::out_of_range& e) {
+    // A number beyond double's range (1e400) is JSON, but nlohmann cannot hold it and
+    // throws out_of_range, not parse_error: still the client's mistake, not a 500.
+    ErrorPosition at;
+    json::sax_parse(body.begin(), body.end(), &at);
+    return Errors{FieldError{json::array({"body", at.byte}), "JSON decode error", "json_invalid",
                              std::string(e.what())}};
   }
 }

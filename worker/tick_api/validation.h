@@ -4,7 +4,12 @@
 //
 // The rules are DESIGN.md's input rules (the same limits as topology/tick_parser.h): names
 // are non-empty UTF-8 strings of at most 256 bytes, count an integer in [1, 1e9], default 1.
-// Anything the API accepts, the worker accepts (checked by tests/unit/worker_tick_api_validation_test).
+// Anything the API accepts, the worker accepts (checked by
+// tests/unit/worker_tick_api_validation_test and fuzz/tick_api_validation_fuzz). Where a
+// body's verdict differs from the worker's: the API takes the last of duplicate fields (the
+// worker rejects the record) and ignores `timestamp`; and a number beyond double's range
+// anywhere in the body (1e400, valid JSON that nlohmann cannot hold) makes it json_invalid,
+// where the worker skips it in a field it ignores.
 #pragma once
 
 #include <cstdint>
