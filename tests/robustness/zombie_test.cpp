@@ -281,7 +281,9 @@ TEST(ZombieFencing, FrozenStaticMemberReplacedByItsInstanceIdExitsNonZero) {
   a.send(SIGCONT);
   phase("a resumed (SIGCONT)");
 
-  const auto exit_deadline = deadline_in(20s);
+  // a recreates its clients 5 s after the first fencing, the replacement 5 s after being
+  // fenced in turn, which fences a again (engine/restart_policy.h).
+  const auto exit_deadline = deadline_in(45s);
   const auto status = a.process().wait(exit_deadline);
   std::string fenced_line;
   const auto lines = log_lines(a.log());
@@ -292,7 +294,7 @@ TEST(ZombieFencing, FrozenStaticMemberReplacedByItsInstanceIdExitsNonZero) {
     }
   }
   if (!status) {
-    ADD_FAILURE() << "the fenced static member is still running 20 s after SIGCONT (it can "
+    ADD_FAILURE() << "the fenced static member is still running 45 s after SIGCONT (it can "
                      "never rejoin: it must exit non-zero with a clear message); its log "
                      "since the freeze says \""
                   << (fenced_line.empty() ? "<nothing about fencing>" : fenced_line) << "\"\n"

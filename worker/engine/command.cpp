@@ -27,6 +27,9 @@ namespace {
 constexpr std::chrono::seconds kRefencedWithin{60};
 // New clients that cannot start (the broker still away) are retried this long.
 constexpr std::chrono::minutes kRestartPatience{5};
+// Also the wait before the first try: when two processes share an --instance-id, each
+// one's new clients then join both groups before the other's answer, so the duel ends
+// after two rounds with the process fenced first exiting.
 constexpr std::chrono::seconds kRestartBackoff{5};
 
 // Sleeps `d` unless `stop` is set meanwhile; false if it was.
@@ -39,12 +42,14 @@ bool sleep_unless_stopped(std::chrono::milliseconds d, const std::atomic<bool>& 
   return !stop.load(std::memory_order_relaxed);
 }
 
-// New clients after a client failure: retried while the broker is away. Null when `stop`
-// was set meanwhile; throws what the last attempt threw once the patience is spent.
+// New clients after a client failure, made kRestartBackoff later and retried while the
+// broker is away. Null when `stop` was set meanwhile; throws what the last attempt threw
+// once the patience is spent.
 std::unique_ptr<Worker> restart(const WorkerConfig& config, WorkerShared& shared,
                                 const std::atomic<bool>& stop) {
   const auto give_up_at = std::chrono::steady_clock::now() + kRestartPatience;
   for (;;) {
+    if (!sleep_unless_stopped(kRestartBackoff, stop)) return nullptr;
     try {
       return std::make_unique<Worker>(config, shared);
     } catch (const std::runtime_error& e) {
@@ -52,7 +57,6 @@ std::unique_ptr<Worker> restart(const WorkerConfig& config, WorkerShared& shared
       log::get("worker")->warn("new Kafka clients could not start: {}; retrying in {} s", e.what(),
                                kRestartBackoff.count());
     }
-    if (!sleep_unless_stopped(kRestartBackoff, stop)) return nullptr;
   }
 }
 
