@@ -9,7 +9,7 @@ packages=(
   librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost-program-options-dev
   libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   openjdk-17-jre-headless maven curl procps python3
-  chromium docker-compose
+  chromium docker-compose openssl libssl-dev
 )
 
 missing=()
