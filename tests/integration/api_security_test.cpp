@@ -94,7 +94,9 @@ class ApiSecurity : public ::testing::Test {
         token_file_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   }
   void TearDown() override {
-    if (api_.process) EXPECT_EQ(stop(*api_.process), "");
+    if (api_.process) {
+      EXPECT_EQ(stop(*api_.process), "");
+    }
     if (!HasFailure()) {
       test::delete_topics({topic_});
       std::filesystem::remove_all(dir_);
@@ -325,9 +327,11 @@ TEST_F(ApiSecurity, SlowClientsAreDroppedAtTheDeadlineWhileOthersAreServed) {
   RawConnection idle(api_.port);  // connects and says nothing
   const auto started = Clock::now();
   std::vector<double> dropped_after(slow.size(), -1);
+  double idle_after = -1;
   const std::string header = "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
   for (std::size_t byte = 0; Clock::now() < started + seconds(10); ++byte) {
-    bool all_dropped = true;
+    if (idle_after < 0 && idle.closed_within(milliseconds(1))) idle_after = seconds_since(started);
+    bool all_dropped = idle_after >= 0;
     for (std::size_t i = 0; i < slow.size(); ++i) {
       if (dropped_after[i] >= 0) continue;
       if (!slow[i]->send(std::string(1, header[byte % header.size()])) ||
@@ -340,10 +344,6 @@ TEST_F(ApiSecurity, SlowClientsAreDroppedAtTheDeadlineWhileOthersAreServed) {
     if (all_dropped) break;
     std::this_thread::sleep_for(milliseconds(300));
   }
-  const auto idle_started = Clock::now();
-  const bool idle_closed = idle.closed_within(seconds(5));
-  const double idle_after = seconds_since(started);
-  (void)idle_started;
   done = true;
   others.join();
 
@@ -358,7 +358,7 @@ TEST_F(ApiSecurity, SlowClientsAreDroppedAtTheDeadlineWhileOthersAreServed) {
             << " other requests served meanwhile, slowest " << slowest.load() << " s\n";
   EXPECT_LT(latest, 3.5);
   EXPECT_GT(latest, 1.5);
-  EXPECT_TRUE(idle_closed);
+  EXPECT_GE(idle_after, 0) << "the idle connection was never closed";
   EXPECT_LT(idle_after, 3.5);
   EXPECT_GT(served.load(), 10);
   EXPECT_LT(slowest.load(), 1.0);

@@ -162,6 +162,12 @@ bool ConnectionStream::is_writable() const {
 
 ssize_t ConnectionStream::read(char* ptr, std::size_t size) {
   if (size == 0) return 0;
+  const ssize_t n = read_some(ptr, size);
+  if (n <= 0) broken_ = true;
+  return n;
+}
+
+ssize_t ConnectionStream::read_some(char* ptr, std::size_t size) {
   for (;;) {
     if (begin_ < end_) {
       const std::size_t n = std::min(size, end_ - begin_);

@@ -40,6 +40,9 @@ class ConnectionStream final : public httplib::Stream {
   [[nodiscard]] bool wait_for_request(Clock::time_point until);
   // Reads of the current request fail once `deadline` has passed.
   void set_read_deadline(Clock::time_point deadline) { read_deadline_ = deadline; }
+  // True once a read failed or met the end of the stream (the deadline passed, the client
+  // closed): the connection cannot carry another request, whatever cpp-httplib answered.
+  [[nodiscard]] bool broken() const { return broken_; }
   // Closing with a request body unread makes the kernel send a reset, and a client still
   // sending that body may then never see the answer (a 413, a 401). So: send what is
   // pending and a FIN, then read and drop what the client still sends, until it closes,
@@ -60,6 +63,7 @@ class ConnectionStream final : public httplib::Stream {
   // One non-blocking attempt; on kDone `count` bytes were moved.
   Io receive(char* ptr, std::size_t size, std::size_t& count);
   Io send(const char* ptr, std::size_t size, std::size_t& count);
+  ssize_t read_some(char* ptr, std::size_t size);
   // Waits for `events` on the socket until `until`; false on timeout, error or stop.
   [[nodiscard]] bool wait(short events, Clock::time_point until) const;
   [[nodiscard]] bool buffered() const;
@@ -69,6 +73,7 @@ class ConnectionStream final : public httplib::Stream {
   ssl_st* ssl_ = nullptr;
   std::chrono::milliseconds write_timeout_;
   Clock::time_point read_deadline_ = Clock::time_point::max();
+  bool broken_ = false;
   // cpp-httplib reads request lines a byte at a time: one recv() per 4 KiB instead.
   std::array<char, 4096> buffer_{};
   std::size_t begin_ = 0;

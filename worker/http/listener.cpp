@@ -120,7 +120,9 @@ bool Listener::serve(int fd) {
     stream.set_read_deadline(Clock::now() + settings_.request_timeout);
     bool closed = false;
     ok = process_request(stream, left == 1, closed, nullptr);
-    if (!ok || closed || flags.close_after_response) break;
+    // A request cut off by its deadline was answered 400 by cpp-httplib, which would then
+    // read the rest of the trickle as the next request.
+    if (!ok || closed || flags.close_after_response || stream.broken()) break;
   }
   t_connection = nullptr;
   if (flags.body_unread) stream.linger(Clock::now() + kLingerTime, kLingerBytes);
