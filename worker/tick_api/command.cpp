@@ -28,7 +28,7 @@ using nlohmann::ordered_json;
 
 // The limit of a single tick's body: DESIGN.md's 64 KiB per input record (or --max-body
 // when that is smaller). A batch may use all of --max-body: 1,000 ticks with 256-byte
-// names take about 560 KB.
+// names take about 0.6 MB.
 constexpr std::size_t kMaxTickBody = std::size_t{64} * 1024;
 constexpr web::ServiceDefaults kServiceDefaults{.port = 8000, .max_connections = 64};
 
