@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format clang-14 libclang-rt-14-dev
   librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost-program-options-dev
   libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
-  openjdk-17-jre-headless openjdk-17-jdk-headless maven curl procps python3 openssl
+  openjdk-17-jre-headless openjdk-17-jdk-headless maven curl procps python3 openssl libssl-dev
   chromium docker-compose
 )
 

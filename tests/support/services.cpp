@@ -43,7 +43,7 @@ httplib::Client Service::client() const {
 }
 
 std::string Service::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port) + path;
+  return scheme + "://127.0.0.1:" + std::to_string(port) + path;
 }
 
 Service start_service(const std::string& command, std::vector<std::string> args,
@@ -53,13 +53,14 @@ Service start_service(const std::string& command, std::vector<std::string> args,
   Service service;
   service.process = std::make_unique<ChildProcess>(auditor_binary(), args,
                                                    work_dir() / "logs" / (log_name + ".log"));
-  const std::regex listening(R"(listening on http://[^ ]*:([0-9]+))");
+  const std::regex listening(R"(listening on (https?)://[^ ]*:([0-9]+))");
   const auto deadline = deadline_in(std::chrono::seconds(20));
   while (Clock::now() < deadline) {
     std::smatch m;
     const std::string log = read_file(service.process->log_file());
     if (std::regex_search(log, m, listening)) {
-      service.port = std::stoi(m[1]);
+      service.scheme = m[1];
+      service.port = std::stoi(m[2]);
       return service;
     }
     if (!service.process->running()) break;

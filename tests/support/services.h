@@ -36,6 +36,8 @@ using test::deadline_in;
 struct Service {
   std::unique_ptr<ChildProcess> process;
   int port = 0;
+  std::string scheme = "http";  // "https" when started with --tls-cert/--tls-key
+  // A plain-HTTP client (an HTTPS service needs an httplib::SSLClient).
   [[nodiscard]] httplib::Client client() const;
   [[nodiscard]] std::string url(const std::string& path = "/") const;
 };

@@ -7,12 +7,14 @@
 
 #include "worker/commands.h"
 #include "worker/common/cli_options.h"
+#include "worker/common/effective_config.h"
 #include "worker/common/log.h"
 #include "worker/common/prometheus.h"
 #include "worker/dashboard/page.h"
 #include "worker/dashboard/reader.h"
 #include "worker/dashboard/store.h"
 #include "worker/http/server.h"
+#include "worker/http/service_options.h"
 #include "worker/kafka/access.h"
 #include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
@@ -27,13 +29,14 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kMinPushInterval = std::chrono::milliseconds(500);
 // An SSE comment this often keeps proxies from closing an idle stream.
 constexpr auto kKeepAlive = std::chrono::seconds(15);
+// Each open page holds a connection for its event stream, and loads over another.
+constexpr web::ServiceDefaults kServiceDefaults{
+    .port = 8081, .max_connections = 32, .min_connections = 2};
 
 struct DashboardOptions {
   KafkaSettings kafka;
   std::string topic;
-  std::string host;
-  int port = 8081;
-  int threads = 32;
+  web::ServiceSettings http;
   dashboard::ViewSettings view;
 };
 
@@ -41,28 +44,26 @@ DashboardOptions read_options(int argc, char** argv, bool& help) {
   namespace po = cli::po;
   po::options_description options("dashboard options");
   cli::add_kafka_options(options);
+  web::add_service_options(options, kServiceDefaults);
   options.add_options()("output-topic", po::value<std::string>()->default_value("audit_rollups"),
-                        "rollup topic to show")(
-      "host", po::value<std::string>()->default_value("0.0.0.0"), "address to listen on")(
-      "port", po::value<int>()->default_value(8081), "HTTP port (0: any free port, logged)")(
-      "threads", po::value<int>()->default_value(32),
-      "HTTP threads (each open page holds one for its event stream)")(
-      "top", po::value<std::size_t>()->default_value(10), "rows per table")(
+                        "rollup topic to show")("top", po::value<std::size_t>()->default_value(10),
+                                                "rows per table")(
       "chart-points", po::value<std::size_t>()->default_value(30),
       "windows of the smallest size in the chart")(
       "chart-keys", po::value<std::size_t>()->default_value(5), "lines in the chart");
   po::variables_map v;
-  help = !cli::parse(argc, argv, "dashboard", "Serves a live page of the top rollups.", options, v);
+  cli::Origins origins;
+  help = !cli::parse(argc, argv, "dashboard", "Serves a live page of the top rollups.", options, v,
+                     &origins);
   DashboardOptions o;
   if (help) return o;
-  o.kafka = cli::kafka_settings(v);
+  o.kafka = cli::kafka_settings(v, origins);
+  cli::log_configuration("dashboard", v, origins);
   o.topic = v["output-topic"].as<std::string>();
-  validate_topic_name("--output-topic", o.topic);
-  o.host = v["host"].as<std::string>();
-  o.port = v["port"].as<int>();
-  if (o.port < 0 || o.port > 65535) throw ConfigError("--port: must be 0-65535");
-  o.threads = v["threads"].as<int>();
-  if (o.threads < 2 || o.threads > 4096) throw ConfigError("--threads: must be 2-4096");
+  validate_topic_name(cli::option_label(origins, "output-topic"), o.topic);
+  web::Server::Options http;
+  http.internal_error_body = R"({"detail":"internal error"})";
+  o.http = web::service_settings(v, origins, kServiceDefaults, http);
   o.view.top = v["top"].as<std::size_t>();
   o.view.chart_points = v["chart-points"].as<std::size_t>();
   o.view.chart_keys = v["chart-keys"].as<std::size_t>();
@@ -156,11 +157,8 @@ int run_dashboard(int argc, char** argv) {
 
   dashboard::RollupStore store(o.view);
   std::atomic<int> clients{0};
-  web::Server::Options http;
-  http.threads = o.threads;
-  http.internal_error_body = R"({"detail":"internal error"})";
-  web::Server server("dashboard", http);
-  const int port = server.bind(o.host, o.port);
+  web::Server server("dashboard", o.http.server);
+  const int port = server.bind(o.http.host, o.http.port);
   server.get("/", [&store](const web::Request& /*req*/, web::Response& res) {
     res.headers = {{"Cache-Control", "no-cache"}};
     res.body = page_with_view(*store.view().second);
@@ -189,7 +187,8 @@ int run_dashboard(int argc, char** argv) {
       stopper.stop();
     }
   });
-  logger->info("listening on http://{}:{} (topic {})", o.host, port, o.topic);
+  logger->info("listening on {}://{}:{} (topic {}; {})", o.http.scheme(), o.http.host, port,
+               o.topic, o.http.describe());
   const bool ok = server.serve_until_stopped(stopper);
   reader.join();
   logger->info("stopped");

@@ -5,10 +5,15 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <stdexcept>
 
 #include "worker/common/log.h"
+#include "worker/http/bearer_auth.h"
+#include "worker/http/listener.h"
+#include "worker/http/tls_context.h"
 
 namespace auditor::web {
 namespace {
@@ -58,15 +63,100 @@ void apply(const Response& response, httplib::Response& res) {
       });
 }
 
+bool has_body(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+void reply_detail(httplib::Response& res, int status, const std::string& detail) {
+  res.status = status;
+  res.set_content(R"({"detail":")" + detail + R"("})", "application/json");
+}
+
+// A request refused before its body was read: the connection closes after the answer (the
+// body would otherwise be read as the next request), lingering so the client sees it.
+void refuse_unread(const httplib::Request& req, httplib::Response& res) {
+  if (!has_body(req)) return;
+  res.set_header("Connection", "close");
+  if (auto* connection = current_connection()) {
+    connection->close_after_response = true;
+    connection->body_unread = true;
+  }
+}
+
+// What is checked once a request's head is in, before its body is read and before any
+// route: the token, then the declared body size. Fills `res` and returns true when the
+// request is refused.
+class Gate {
+ public:
+  explicit Gate(const Server::Options& options)
+      : auth_(options.auth), open_paths_(options.open_paths), max_body_(options.max_payload) {}
+
+  bool refuses(const httplib::Request& req, httplib::Response& res) const {
+    if (auth_ && std::find(open_paths_.begin(), open_paths_.end(), req.path) == open_paths_.end()) {
+      const std::string authorization = req.get_header_value("Authorization");
+      if (!auth_->allows(authorization)) {
+        // FastAPI's HTTPBearer wording, so clients of the seed API see familiar messages.
+        reply_detail(
+            res, 401,
+            authorization.empty() ? "Not authenticated" : "Invalid authentication credentials");
+        res.set_header("WWW-Authenticate", "Bearer");
+        refuse_unread(req, res);
+        return true;
+      }
+    }
+    if (req.has_header("Content-Length")) {
+      const std::string text = req.get_header_value("Content-Length");
+      std::size_t length = 0;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
+      // cpp-httplib answers a malformed length itself (400); only an over-large one here.
+      if (error == std::errc::result_out_of_range ||
+          (error == std::errc() && end == text.data() + text.size() && length > max_body_)) {
+        reply_detail(res, 413, "request body over " + std::to_string(max_body_) + " bytes");
+        refuse_unread(req, res);
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  std::shared_ptr<const BearerAuth> auth_;
+  std::vector<std::string> open_paths_;
+  std::size_t max_body_;
+};
+
 }  // namespace
 
+void close_connection_after_response() {
+  if (auto* connection = current_connection()) {
+    connection->close_after_response = true;
+    connection->body_unread = true;
+  }
+}
+
 Server::Server(std::string name, const Options& options)
-    : name_(std::move(name)), server_(std::make_unique<httplib::Server>()) {
-  server_->new_task_queue = [threads = options.threads] {
-    return new httplib::ThreadPool(static_cast<std::size_t>(threads));
-  };
+    : name_(std::move(name)),
+      tls_(options.tls),
+      server_(std::make_unique<Listener>(Listener::Settings{
+          options.max_connections, options.keep_alive_timeout, options.request_timeout,
+          options.write_timeout, tls_ ? tls_->get() : nullptr, name_})) {
   server_->set_payload_max_length(options.max_payload);
   server_->set_keep_alive_max_count(options.keep_alive_requests);
+  // Also the Keep-Alive header's "timeout=" that clients see.
+  server_->set_keep_alive_timeout(std::max<std::time_t>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(options.keep_alive_timeout).count()));
+  auto gate = std::make_shared<const Gate>(options);
+  server_->set_pre_routing_handler([gate](const httplib::Request& req, httplib::Response& res) {
+    return gate->refuses(req, res) ? httplib::Server::HandlerResponse::Handled
+                                   : httplib::Server::HandlerResponse::Unhandled;
+  });
+  // A client that sent "Expect: 100-continue" waits for our go before it sends the body:
+  // refuse it there and the body never travels.
+  server_->set_expect_100_continue_handler(
+      [gate](const httplib::Request& req, httplib::Response& res) {
+        return gate->refuses(req, res) ? res.status : 100;
+      });
   server_->set_exception_handler(
       [name = name_, body = options.internal_error_body](
           const httplib::Request& req, httplib::Response& res, const std::exception_ptr& ep) {
@@ -107,6 +197,7 @@ void Server::post(const std::string& path, std::size_t max_body, Handler handler
         if (request.body.size() + length > max_body) {
           request.body_too_large = true;
           request.body.clear();
+          close_connection_after_response();
           return false;
         }
         request.body.append(data, length);
@@ -157,7 +248,7 @@ bool Server::listen() {
 }
 
 void Server::stop() {
-  server_->stop();
+  server_->stop_serving();
 }
 
 bool Server::serve_until_stopped(SignalStopper& stopper) {

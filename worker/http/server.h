@@ -1,12 +1,15 @@
 // HTTP server plumbing shared by the worker's endpoints, `auditor tick-api` and
 // `auditor dashboard`: routes with our own request and response types (cpp-httplib stays
-// inside http/), binding with a free port and a large listen backlog, a sized thread pool,
-// 500s for exceptions, event streams, and a clean stop on SIGINT/SIGTERM.
+// inside http/), binding with a free port and a large listen backlog, 500s for exceptions,
+// event streams, and a clean stop on SIGINT/SIGTERM. And what keeps it safe to expose
+// (README, "Securing the tick API and dashboard"): optional TLS and bearer-token auth, a
+// bounded body, a deadline on reading each request, a bounded number of connections.
 #pragma once
 
 #include <pthread.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -18,11 +21,11 @@
 #include <utility>
 #include <vector>
 
-namespace httplib {
-class Server;
-}
-
 namespace auditor::web {
+
+class BearerAuth;
+class TlsContext;
+class Listener;
 
 struct Request {
   std::string method;
@@ -55,16 +58,38 @@ using Handler = std::function<void(const Request&, Response&)>;
 
 class SignalStopper;
 
+// Marks the connection of the request being handled on this thread to be closed after
+// its response (say, because its body was left unread). From a handler only.
+void close_connection_after_response();
+
 // An HTTP/1.1 server on threads of its own. Add routes, bind(), then listen() on one
 // thread; stop() from any other ends listen(). Thread-safety: handlers run concurrently on
 // the request threads; everything else from one thread, except stop().
+//
+// Each connection holds a request thread for its life (cpp-httplib's model): a keep-alive
+// connection between requests, an event stream while it streams. So `max_connections` is
+// also the number of request threads; a connection beyond it takes the place of an idle
+// keep-alive connection if there is one, else is answered 503 at once and closed (over
+// TLS: closed; a handshake could take a slow client long).
 class Server {
  public:
   struct Options {
-    int threads = 8;  // request threads; a keep-alive connection or a stream holds one
+    std::size_t max_connections = 16;
     std::string internal_error_body = R"({"error":"internal error"})";  // 500 when a handler throws
     std::size_t max_payload = std::size_t{8} << 20U;  // larger bodies: 413 before any handler
     std::size_t keep_alive_requests = 5;              // per connection, then the server closes it
+    // Between requests (and before the first one): a connection silent this long is closed.
+    std::chrono::milliseconds keep_alive_timeout{5'000};
+    // From a request's first byte (a TLS connection: from its accept) to its last, body
+    // included; the connection is closed when the request is not in by then, however
+    // steadily it trickles in.
+    std::chrono::milliseconds request_timeout{10'000};
+    // A response the client takes nothing of for this long is abandoned.
+    std::chrono::milliseconds write_timeout{10'000};
+    std::shared_ptr<const TlsContext> tls;   // serve HTTPS; null: plain HTTP
+    std::shared_ptr<const BearerAuth> auth;  // require a bearer token; null: open
+    // Paths open without a token: probes and metrics scrapers carry none.
+    std::vector<std::string> open_paths = {"/healthz", "/readyz", "/metrics"};
   };
   // `name` for logs and errors.
   Server(std::string name, const Options& options);
@@ -91,7 +116,8 @@ class Server {
 
  private:
   std::string name_;
-  std::unique_ptr<httplib::Server> server_;
+  std::shared_ptr<const TlsContext> tls_;  // outlives server_, which uses it
+  std::unique_ptr<Listener> server_;
 };
 
 // Turns SIGINT/SIGTERM into a callback on a thread of its own, where it is safe to call

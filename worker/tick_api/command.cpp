@@ -10,8 +10,10 @@
 
 #include "worker/commands.h"
 #include "worker/common/cli_options.h"
+#include "worker/common/effective_config.h"
 #include "worker/common/log.h"
 #include "worker/http/server.h"
+#include "worker/http/service_options.h"
 #include "worker/kafka/access.h"
 #include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
@@ -25,17 +27,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::ordered_json;
 
-// The limit of a single tick's body: DESIGN.md's 64 KiB per input record.
+// The limit of a single tick's body: DESIGN.md's 64 KiB per input record (or --max-body
+// when that is smaller). A batch may use all of --max-body: 1,000 ticks with 256-byte
+// names take about 0.6 MB.
 constexpr std::size_t kMaxTickBody = std::size_t{64} * 1024;
-// A full batch of kMaxBatchTicks ticks with long, escaped names fits comfortably.
-constexpr std::size_t kMaxBatchBody = std::size_t{8} * 1024 * 1024;
+constexpr web::ServiceDefaults kServiceDefaults{.port = 8000, .max_connections = 64};
 
 struct TickApiOptions {
   KafkaSettings kafka;
   std::string topic;
-  std::string host;
-  int port = 8000;
-  int threads = 64;
+  web::ServiceSettings http;
   int partitions = 6;
   std::chrono::milliseconds timeout{5000};
   std::string transactional_id;
@@ -45,12 +46,9 @@ TickApiOptions read_options(int argc, char** argv, bool& help) {
   namespace po = cli::po;
   po::options_description options("tick-api options");
   cli::add_kafka_options(options);
+  web::add_service_options(options, kServiceDefaults);
   options.add_options()("input-topic", po::value<std::string>()->default_value("audit_events"),
                         "topic the ticks go to")(
-      "host", po::value<std::string>()->default_value("0.0.0.0"), "address to listen on")(
-      "port", po::value<int>()->default_value(8000), "HTTP port (0: any free port, logged)")(
-      "threads", po::value<int>()->default_value(64),
-      "HTTP worker threads (each keep-alive connection holds one)")(
       "produce-timeout", po::value<std::string>()->default_value("5s"),
       "answer 503 when Kafka has not acknowledged within this long")(
       "partitions", po::value<int>()->default_value(6),
@@ -58,17 +56,20 @@ TickApiOptions read_options(int argc, char** argv, bool& help) {
       "transactional-id", po::value<std::string>()->default_value(""),
       "transactional.id of the POST /ticks producer (default: auditor-tick-api-<host>-<port>)");
   po::variables_map v;
-  help = !cli::parse(argc, argv, "tick-api", "Serves POST /tick and POST /ticks.", options, v);
+  cli::Origins origins;
+  help = !cli::parse(argc, argv, "tick-api", "Serves POST /tick and POST /ticks.", options, v,
+                     &origins);
   TickApiOptions o;
   if (help) return o;
-  o.kafka = cli::kafka_settings(v);
+  o.kafka = cli::kafka_settings(v, origins);
+  cli::log_configuration("tick-api", v, origins);
   o.topic = v["input-topic"].as<std::string>();
-  validate_topic_name("--input-topic", o.topic);
-  o.host = v["host"].as<std::string>();
-  o.port = v["port"].as<int>();
-  if (o.port < 0 || o.port > 65535) throw ConfigError("--port: must be 0-65535");
-  o.threads = v["threads"].as<int>();
-  if (o.threads < 1 || o.threads > 4096) throw ConfigError("--threads: must be 1-4096");
+  validate_topic_name(cli::option_label(origins, "input-topic"), o.topic);
+  web::Server::Options http;
+  http.internal_error_body = R"({"detail":"internal error"})";
+  // Each acknowledged request needs a round trip to Kafka: let clients keep connections.
+  http.keep_alive_requests = 100000;
+  o.http = web::service_settings(v, origins, kServiceDefaults, http);
   o.partitions = v["partitions"].as<int>();
   if (o.partitions < 1) throw ConfigError("--partitions: must be >= 1");
   o.timeout = std::chrono::milliseconds(
@@ -99,12 +100,14 @@ class TickApi {
         batch_(o.kafka, o.topic, o.transactional_id, o.timeout) {}
 
   void routes(web::Server& server) {
-    server.post("/tick", kMaxTickBody, [this](const web::Request& req, web::Response& res) {
-      if (req.body_too_large) return reply_too_large(res, kMaxTickBody);
+    const std::size_t max_body = o_.http.server.max_payload;
+    const std::size_t max_tick = std::min(kMaxTickBody, max_body);
+    server.post("/tick", max_tick, [this, max_tick](const web::Request& req, web::Response& res) {
+      if (req.body_too_large) return reply_too_large(res, max_tick);
       post_tick(req, res);
     });
-    server.post("/ticks", kMaxBatchBody, [this](const web::Request& req, web::Response& res) {
-      if (req.body_too_large) return reply_too_large(res, kMaxBatchBody);
+    server.post("/ticks", max_body, [this, max_body](const web::Request& req, web::Response& res) {
+      if (req.body_too_large) return reply_too_large(res, max_body);
       post_ticks(req.body, res);
     });
     server.get("/healthz", [](const web::Request& /*req*/, web::Response& res) {
@@ -200,14 +203,8 @@ int run_tick_api(int argc, char** argv) {
   // Signals go to a waiting thread (blocked everywhere else, librdkafka's threads included).
   web::SignalStopper stopper;
 
-  web::Server::Options http;
-  http.threads = o.threads;
-  http.internal_error_body = R"({"detail":"internal error"})";
-  http.max_payload = kMaxBatchBody + 1;
-  // Each acknowledged request needs a round trip to Kafka: let clients keep connections.
-  http.keep_alive_requests = 100000;
-  web::Server server("tick-api", http);
-  const int port = server.bind(o.host, o.port);
+  web::Server server("tick-api", o.http.server);
+  const int port = server.bind(o.http.host, o.http.port);
   if (o.transactional_id.empty()) {
     std::array<char, 256> host{};
     (void)gethostname(host.data(), host.size() - 1);
@@ -218,8 +215,8 @@ int run_tick_api(int argc, char** argv) {
   api.routes(server);
 
   std::thread topic_thread([&] { api.ensure_topic(stopper.stopping()); });
-  logger->info("listening on http://{}:{} (topic {}, produce timeout {} ms)", o.host, port, o.topic,
-               o.timeout.count());
+  logger->info("listening on {}://{}:{} (topic {}, produce timeout {} ms; {})", o.http.scheme(),
+               o.http.host, port, o.topic, o.timeout.count(), o.http.describe());
   const bool ok = server.serve_until_stopped(stopper);
   topic_thread.join();
   logger->info("stopped");
