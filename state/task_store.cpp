@@ -19,6 +19,8 @@
 #include <system_error>
 #include <utility>
 
+#include "state/store_damage.h"
+
 namespace auditor::state {
 namespace {
 
@@ -60,6 +62,11 @@ rocksdb::Options make_options() {
   options.max_open_files = kMaxOpenFiles;
   options.write_buffer_size = kWriteBufferBytes;
   options.compression = pick_compression();
+  // No preallocation: RocksDB would reserve 1.1 write buffers (8.8 MiB) per WAL file,
+  // whatever the store holds, so many small stores would claim disk they never use, and a
+  // full disk would show in a background flush later instead of failing the commit's own
+  // write, which is atomic and leaves the store consistent (docs/architecture.md).
+  options.allow_fallocate = false;
   // RocksDB's info LOG would otherwise keep up to 1000 old files per store.
   options.keep_log_file_num = 3;
   // Most point lookups are for windows that are new in this commit; a bloom filter over
@@ -104,6 +111,28 @@ rocksdb::Status write(rocksdb::DB& db, rocksdb::WriteBatch& batch) {
   return db.Write(options, &batch);
 }
 
+// A store directory with RocksDB's files but without CURRENT lost the file that names its
+// MANIFEST. RocksDB, told to create a missing store, would start an empty one over the
+// remains instead of saying so (or fail on a leftover WAL): decide it here.
+bool lost_current_file(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "CURRENT", ec)) return false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    // LOCK and the info LOG are written before anything else: their presence alone is a
+    // store that never finished being created, not a damaged one.
+    if (name != "LOCK" && !name.starts_with("LOG")) return true;
+  }
+  return false;
+}
+
+// Open failures that mean the files are damaged become StoreDamaged (the caller sets the
+// store aside and rebuilds it); the rest (lock held, no space, permission) stay errors.
+[[noreturn]] void throw_open_error(const std::string& what, const rocksdb::Status& status) {
+  if (is_damage(status)) throw StoreDamaged(what + ": " + status.ToString());
+  throw std::runtime_error(what + ": " + status.ToString());
+}
+
 const rocksdb::Status& closed_error() {
   static const rocksdb::Status kClosed = rocksdb::Status::Aborted("state store is closed");
   return kClosed;
@@ -123,12 +152,16 @@ std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
     throw std::runtime_error("cannot open " + describe(dir) + ": not a directory");
   }
 
+  if (lost_current_file(dir)) {
+    throw StoreDamaged("cannot open " + describe(dir) + ": its CURRENT file is missing");
+  }
+
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status opened = rocksdb::DB::Open(make_options(), dir.string(), &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
   if (!opened.ok()) {
     close_abandoned(db);
-    throw std::runtime_error("cannot open " + describe(dir) + ": " + opened.ToString());
+    throw_open_error("cannot open " + describe(dir), opened);
   }
 
   TaskCheckpoint checkpoint;
@@ -142,12 +175,12 @@ std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
         throw std::runtime_error("the store " + describe(dir) +
                                  " cannot be used: " + std::string(kEarlierStateAdvice));
       }
-      throw std::runtime_error("corrupt checkpoint in " + describe(dir));
+      throw StoreDamaged("corrupt checkpoint in " + describe(dir));
     }
     checkpoint = std::move(*decoded);
   } else if (!read.IsNotFound()) {
     close_abandoned(db);
-    throw std::runtime_error("cannot read checkpoint of " + describe(dir) + ": " + read.ToString());
+    throw_open_error("cannot read checkpoint of " + describe(dir), read);
   }
   return std::unique_ptr<TaskStore>(new TaskStore(std::move(db), std::move(checkpoint)));
 }

@@ -28,8 +28,12 @@ namespace auditor::state {
 
 class TaskStore final : public WindowReader {
  public:
-  // Opens (creating if absent) the store in `dir`. Throws std::runtime_error naming the
-  // directory when RocksDB cannot open it or the checkpoint is corrupt.
+  // Opens (creating if absent) the store in `dir`. Throws StoreDamaged (store_damage.h)
+  // naming the directory when its files are damaged (RocksDB reports corruption or a
+  // missing file, CURRENT is gone, the checkpoint is unreadable), std::runtime_error when
+  // it cannot be opened otherwise (locked, no space, permission, an earlier version).
+  // RocksDB checks at open that every SST file the MANIFEST lists exists and has its
+  // recorded size, which catches deleted and truncated files without reading the data.
   static std::unique_ptr<TaskStore> open(const std::filesystem::path& dir);
 
   ~TaskStore() override;

@@ -92,6 +92,10 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
           count(s.restoring_tasks));
   w.counter("auditor_restore_records_total", "Changelog records restored",
             load(m.restored_records));
+  w.counter("auditor_damaged_stores_total",
+            "Task stores found damaged or inconsistent with their changelog, set aside and "
+            "rebuilt from it",
+            load(m.damaged_stores));
   w.gauge("auditor_restore_remaining_records", "Changelog records left to restore",
           static_cast<double>(s.restore_remaining_records));
   for (const auto& lag : s.consumer_lag) {
@@ -123,8 +127,11 @@ WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard
     : server_(std::make_unique<web::Server>("--http-port", web::Server::Options{})) {
   auto& server = *server_;
   server.get("/healthz", [&status](const web::Request&, web::Response& res) {
-    const bool ok = status.healthy(kStuckAfter, kFailingAfter);
-    reply_json(res, ok ? 200 : 503, {{"status", ok ? "ok" : "unhealthy"}});
+    const std::string failure = status.store_failure();
+    const bool ok = failure.empty() && status.healthy(kStuckAfter, kFailingAfter);
+    nlohmann::json body = {{"status", ok ? "ok" : "unhealthy"}};
+    if (!failure.empty()) body["reason"] = failure;
+    reply_json(res, ok ? 200 : 503, body);
   });
   server.get("/readyz", [&status](const web::Request&, web::Response& res) {
     const auto s = status.snapshot();

@@ -57,6 +57,17 @@ class StatusBoard {
     failing_since_.compare_exchange_strong(expected, now_ms(), std::memory_order_relaxed);
   }
 
+  // A task store could not be written (full disk, I/O error): the worker is unhealthy for
+  // good and /healthz says why. The first reason is kept.
+  void store_failed(const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    if (store_failure_.empty()) store_failure_ = reason;
+  }
+  [[nodiscard]] std::string store_failure() const {
+    std::lock_guard lock(mutex_);
+    return store_failure_;
+  }
+
   // Healthy: the loop turned within `stuck_after`, and commits have not been failing
   // (broker unreachable, fenced...) for longer than `failing_after`.
   [[nodiscard]] bool healthy(std::chrono::milliseconds stuck_after,
@@ -74,7 +85,8 @@ class StatusBoard {
   }
 
   mutable std::mutex mutex_;
-  StatusSnapshot snapshot_;
+  StatusSnapshot snapshot_;      // guarded by mutex_
+  std::string store_failure_;  // guarded by mutex_
   std::atomic<std::int64_t> heartbeat_{now_ms()};
   std::atomic<std::int64_t> failing_since_{0};
 };
