@@ -32,7 +32,8 @@ std::optional<std::string> checkpoint_inconsistency(const TaskCheckpoint& checkp
              " (the records in between were deleted)";
     }
   }
-  if (const auto& at = checkpoint.input_offset; at && repartition && at->value > repartition->high) {
+  if (const auto& at = checkpoint.input_offset;
+      at && repartition && at->value > repartition->high) {
     return "it reflects the repartition topic up to offset " + std::to_string(at->value) +
            " but the topic ends at " + std::to_string(repartition->high) + " (recreated since)";
   }

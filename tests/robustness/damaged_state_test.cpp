@@ -72,17 +72,16 @@ void run_damage_case(const Damage& damage) {
 
   Replica solo(cfg, "solo");
   solo.start();
-  PacedProducer first(cfg.input_topic, TickSource(keys, base, 10 * it::kMinute, scenario.seed),
-                      500, 50ms, kFirstBatch);
+  PacedProducer first(cfg.input_topic, TickSource(keys, base, 10 * it::kMinute, scenario.seed), 500,
+                      50ms, kFirstBatch);
   first.start();
   first.join();
   QuietChangelog counted(cfg, 3s);
   ASSERT_EQ(wait_until(counted, deadline_in(120s), {&solo}, "solo: counting the first batch"), "");
 
   // Ticks keep flowing while the worker is stopped, damaged and restarted.
-  PacedProducer tail(cfg.input_topic,
-                     TickSource(keys, base, 10 * it::kMinute, scenario.seed + 1), 100, 100ms,
-                     kTailBatch, first.expected());
+  PacedProducer tail(cfg.input_topic, TickSource(keys, base, 10 * it::kMinute, scenario.seed + 1),
+                     100, 100ms, kTailBatch, first.expected());
   tail.start();
   std::this_thread::sleep_for(1s);
   ASSERT_EQ(solo.stop(30s), "");
@@ -118,8 +117,8 @@ void run_damage_case(const Damage& damage) {
   const Verdict verdict =
       close_windows_and_compare(cfg, view, tail.expected(), scenario.day, {&solo}, 120s);
   EXPECT_TRUE(verdict.ok()) << verdict.describe();
-  std::cerr << "DAMAGE FIGURES " << damage.name << ": restart to every task running "
-            << to_running << " s; " << tail.expected().windows().size() << " windows, "
+  std::cerr << "DAMAGE FIGURES " << damage.name << ": restart to every task running " << to_running
+            << " s; " << tail.expected().windows().size() << " windows, "
             << verdict.differences.size() << " differ from the brute-force count, "
             << verdict.missing_finals << " missing\n";
   EXPECT_EQ(solo.stop(30s), "");

@@ -45,8 +45,8 @@ class Tmpfs {
       return;
     }
     if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, kTmpfsSize) != 0) {
-      error_ = "mount -t tmpfs -o " + std::string(kTmpfsSize) + " tmpfs " + dir_.string() +
-               ": " + std::strerror(errno);
+      error_ = "mount -t tmpfs -o " + std::string(kTmpfsSize) + " tmpfs " + dir_.string() + ": " +
+               std::strerror(errno);
       return;
     }
     mounted_ = true;

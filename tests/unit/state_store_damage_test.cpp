@@ -19,7 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TaskCheckpoint checkpoint(std::optional<std::int64_t> changelog, std::optional<std::int64_t> input) {
+TaskCheckpoint checkpoint(std::optional<std::int64_t> changelog,
+                          std::optional<std::int64_t> input) {
   TaskCheckpoint c;
   if (changelog) c.changelog_offset = Offset{*changelog};
   if (input) c.input_offset = Offset{*input};
@@ -50,7 +51,8 @@ TEST(CheckpointInconsistency, AStoreWithinTheChangelogMatches) {
 
 TEST(CheckpointInconsistency, AChangelogThatEndsBeforeTheStoreIsReported) {
   // auditor reset --keep-state: the changelog was deleted and recreated empty.
-  const auto reason = checkpoint_inconsistency(checkpoint(120, 40), {0, 0}, PartitionBounds{40, 40});
+  const auto reason =
+      checkpoint_inconsistency(checkpoint(120, 40), {0, 0}, PartitionBounds{40, 40});
   ASSERT_TRUE(reason.has_value());
   EXPECT_NE(reason->find("120"), std::string::npos) << *reason;
   EXPECT_NE(reason->find("ends at 0"), std::string::npos) << *reason;
@@ -65,7 +67,8 @@ TEST(CheckpointInconsistency, AChangelogThatStartsAfterTheStoreIsReported) {
 }
 
 TEST(CheckpointInconsistency, ARepartitionTopicThatEndsBeforeTheStoreIsReported) {
-  const auto reason = checkpoint_inconsistency(checkpoint(120, 400), {0, 130}, PartitionBounds{0, 12});
+  const auto reason =
+      checkpoint_inconsistency(checkpoint(120, 400), {0, 130}, PartitionBounds{0, 12});
   ASSERT_TRUE(reason.has_value());
   EXPECT_NE(reason->find("repartition"), std::string::npos) << *reason;
   // Unknown repartition bounds decide nothing.
@@ -109,8 +112,8 @@ class DamagedStoreTest : public ::testing::Test {
     CommitResult commit;
     for (int i = 0; i < 2000; ++i) {
       commit.puts.emplace_back(WindowKey{DurationMs{60'000}, EventTime{60'000LL * i}, "proc",
-                                    "act-" + std::to_string(i)},
-                          WindowCounts{i + 1, 1});
+                                         "act-" + std::to_string(i)},
+                               WindowCounts{i + 1, 1});
     }
     ASSERT_TRUE(store->apply(commit, checkpoint(77, 12)).ok());
     ASSERT_TRUE(store->close().ok());

@@ -303,10 +303,11 @@ Failure AggregateStage::apply(std::vector<TaskCommit>& commit) {
       // Kafka has the commit, the store does not (the batch is atomic: none of it is
       // written). A restart restores the store from the changelog, which holds this
       // commit, and resumes at the committed offsets: stopping here loses nothing.
+      const std::string detail = status.ToString();
+      const bool no_space = status.IsNoSpace() || detail.find("No space left") != std::string::npos;
       return "task " + std::to_string(partition.value) + ": cannot write its store " +
              task_store_dir(config_, partition).string() + ": " +
-             (status.IsNoSpace() ? "no space left on device (" + status.ToString() + ")"
-                                 : status.ToString());
+             (no_space ? "no space left on device (" + detail + ")" : detail);
     }
     task.aggregator().committed(result.progress);
   }

@@ -63,8 +63,8 @@ std::optional<std::string> ChangelogRestorer::start(AggregateTask& task) {
   // notices a changelog that ends before the store's offset.
   const auto changelog = bounds(topic_, partition);
   if (changelog && (checkpoint.changelog_offset || checkpoint.input_offset)) {
-    const auto repartition = checkpoint.input_offset ? bounds(repartition_topic_, partition)
-                                                     : std::nullopt;
+    const auto repartition =
+        checkpoint.input_offset ? bounds(repartition_topic_, partition) : std::nullopt;
     if (auto reason = state::checkpoint_inconsistency(checkpoint, *changelog, repartition)) {
       return reason;
     }
@@ -153,10 +153,10 @@ std::vector<PartitionId> ChangelogRestorer::poll(std::chrono::milliseconds budge
         m->offset < a.from) {
       // The store's offset was out of range, so the consumer started over at the beginning:
       // the changelog ends before what the store reflects (its end was not known up front).
-      inconsistent_.push_back(
-          {PartitionId{partition}, "it reflects the changelog up to offset " +
-                                       std::to_string(a.from) + " but the changelog ends before " +
-                                       "it (deleted or recreated since)"});
+      inconsistent_.push_back({PartitionId{partition}, "it reflects the changelog up to offset " +
+                                                           std::to_string(a.from) +
+                                                           " but the changelog ends before " +
+                                                           "it (deleted or recreated since)"});
       stop_reading(partition);
       continue;
     }

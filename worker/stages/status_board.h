@@ -85,7 +85,7 @@ class StatusBoard {
   }
 
   mutable std::mutex mutex_;
-  StatusSnapshot snapshot_;      // guarded by mutex_
+  StatusSnapshot snapshot_;    // guarded by mutex_
   std::string store_failure_;  // guarded by mutex_
   std::atomic<std::int64_t> heartbeat_{now_ms()};
   std::atomic<std::int64_t> failing_since_{0};
