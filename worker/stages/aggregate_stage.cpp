@@ -45,17 +45,20 @@ std::unique_ptr<AggregateTask> AggregateStage::rebuild(PartitionId id,
                                                        std::string_view what,
                                                        const std::string& why) {
   const std::filesystem::path dir = task_store_dir(config_, id);
+  std::string closing;
   if (damaged) {
-    // The store is abandoned: a close error only confirms that it was in a bad way.
-    damaged->store().close().PermitUncheckedError();
+    // The store is abandoned either way; a close error goes into the one line below.
+    if (const auto closed = damaged->store().close(); !closed.ok()) {
+      closing = "; closing it: " + closed.ToString();
+    }
     damaged.reset();
   }
   const std::filesystem::path aside = state::set_aside(dir);
   WorkerMetrics::inc(metrics_.damaged_stores);
   // The one line an operator needs: which task, what was wrong, what happens now.
   log::get("restore")->error(
-      "task {}: its store {} {} ({}): moved aside to {}; rebuilding from the changelog", id.value,
-      dir.string(), what, why, aside.string());
+      "task {}: its store {} {} ({}{}): moved aside to {}; rebuilding from the changelog", id.value,
+      dir.string(), what, why, closing, aside.string());
   return std::make_unique<AggregateTask>(config_, id, partitions_);
 }
 
