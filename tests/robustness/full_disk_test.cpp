@@ -174,7 +174,9 @@ TEST(FullDisk, StoreWriteFailsCleanlyAndTheRestartIsExact) {
   EXPECT_FALSE(message.empty()) << "no line naming the directory and \"no space left\"\n"
                                 << solo.report();
   std::cerr << "message: " << message << "\n";
-  if (!unhealthy.empty()) EXPECT_NE(unhealthy.find("no space left"), std::string::npos);
+  if (!unhealthy.empty()) {
+    EXPECT_NE(unhealthy.find("no space left"), std::string::npos) << unhealthy;
+  }
 
   // Space again: the restarted worker catches up from the changelog.
   fs::remove(ballast);
