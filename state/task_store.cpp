@@ -311,13 +311,31 @@ std::uint64_t TaskStore::shared_memory_bytes() {
   return shared_memory().cache->GetUsage();
 }
 
+bool TaskStore::room_to_flush() const {
+  std::uint64_t memtables = 0;
+  if (!db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
+    return false;
+  }
+  std::error_code ec;
+  const auto space = std::filesystem::space(db_->GetName(), ec);
+  // Twice the memtables (an SST is rarely larger) plus room for the MANIFEST and a WAL.
+  constexpr std::uint64_t kSlackBytes = 1 << 20;
+  return !ec && space.available >= 2 * memtables + kSlackBytes;
+}
+
 rocksdb::Status TaskStore::close() {
   if (!db_) return rocksdb::Status::OK();
   // Flushing makes the next open skip WAL replay and puts the data in fsynced files; the
-  // store is closed even when the flush fails, and the first error is reported.
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  rocksdb::Status status = db_->Flush(flush);
+  // store is closed even when the flush fails, and the first error is reported. It is
+  // skipped when the disk might not hold the memtables: the WAL has them already, and a
+  // flush that runs out of space can abort the process inside RocksDB (Debian builds it
+  // with assertions) instead of returning an error.
+  rocksdb::Status status;
+  if (room_to_flush()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    status = db_->Flush(flush);
+  }
   rocksdb::Status closed = db_->Close();
   db_.reset();
   if (!status.ok()) {

@@ -77,7 +77,8 @@ class TaskStore final : public WindowReader {
   [[nodiscard]] std::uint64_t memory_bytes() const;
   [[nodiscard]] static std::uint64_t shared_memory_bytes();
 
-  // Flushes memtables and closes; any error is returned, not thrown. Afterwards only
+  // Flushes memtables (unless the disk lacks the room: the WAL holds them) and closes;
+  // any error is returned, not thrown. Afterwards only
   // destruction is allowed (reads report an error, writes return one). The destructor
   // closes an open store itself but has to drop any error: call close() to see it.
   [[nodiscard]] rocksdb::Status close();
@@ -91,6 +92,8 @@ class TaskStore final : public WindowReader {
   mutable rocksdb::Status read_status_;  // guarded by read_status_mu_
 
   void record_read_error(const rocksdb::Status& status) const;
+  // The store's file system has room to flush its memtables into an SST file.
+  [[nodiscard]] bool room_to_flush() const;
 };
 
 }  // namespace auditor::state
