@@ -191,7 +191,18 @@ TaskStore::TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint)
 TaskStore::~TaskStore() {
   // A destructor cannot report: the error is discarded on purpose. Callers who care call
   // close() first, which makes this a no-op.
-  if (db_) db_->Close().PermitUncheckedError();
+  if (db_ && !abandon_after_failed_write()) db_->Close().PermitUncheckedError();
+}
+
+bool TaskStore::abandon_after_failed_write() {
+  if (failed_write_.ok()) return false;
+  // RocksDB 7.8 (Debian builds it with assertions) aborts the process when it destroys a
+  // WAL writer that saw an error (WritableFileWriter::AssertFalseAndGetStatusForPrevError),
+  // which closing the store does. The worker stops after a failed write anyway: the handle
+  // is left to the process's exit, which releases its files and lock. On disk the WAL ends
+  // with the last complete batch, and the next open recovers up to it.
+  (void)db_.release();  // deliberately leaked, see above
+  return true;
 }
 
 rocksdb::Status TaskStore::read_status() const {
@@ -273,7 +284,11 @@ rocksdb::Status TaskStore::apply(const CommitResult& commit, const TaskCheckpoin
   }
   if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
   rocksdb::Status s = write(*db_, batch);
-  if (s.ok()) checkpoint_ = checkpoint;
+  if (s.ok()) {
+    checkpoint_ = checkpoint;
+  } else if (failed_write_.ok()) {
+    failed_write_ = s;
+  }
   return s;
 }
 
@@ -290,7 +305,11 @@ rocksdb::Status TaskStore::apply_raw(const std::vector<RawEntry>& entries,
   }
   if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
   rocksdb::Status s = write(*db_, batch);
-  if (s.ok()) checkpoint_ = checkpoint;
+  if (s.ok()) {
+    checkpoint_ = checkpoint;
+  } else if (failed_write_.ok()) {
+    failed_write_ = s;
+  }
   return s;
 }
 
@@ -325,6 +344,9 @@ bool TaskStore::room_to_flush() const {
 
 rocksdb::Status TaskStore::close() {
   if (!db_) return rocksdb::Status::OK();
+  if (abandon_after_failed_write()) {
+    return rocksdb::Status::Aborted("not closed after a failed write", failed_write_.ToString());
+  }
   // Flushing makes the next open skip WAL replay and puts the data in fsynced files; the
   // store is closed even when the flush fails, and the first error is reported. It is
   // skipped when the disk might not hold the memtables: the WAL has them already, and a

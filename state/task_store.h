@@ -78,7 +78,8 @@ class TaskStore final : public WindowReader {
   [[nodiscard]] static std::uint64_t shared_memory_bytes();
 
   // Flushes memtables (unless the disk lacks the room: the WAL holds them) and closes;
-  // any error is returned, not thrown. Afterwards only
+  // any error is returned, not thrown. After a failed write the store is not closed but
+  // abandoned to the process's exit (Aborted is returned): RocksDB would abort. Afterwards only
   // destruction is allowed (reads report an error, writes return one). The destructor
   // closes an open store itself but has to drop any error: call close() to see it.
   [[nodiscard]] rocksdb::Status close();
@@ -90,8 +91,12 @@ class TaskStore final : public WindowReader {
   TaskCheckpoint checkpoint_;
   mutable std::mutex read_status_mu_;
   mutable rocksdb::Status read_status_;  // guarded by read_status_mu_
+  rocksdb::Status failed_write_;         // the first write that failed; OK when none
 
   void record_read_error(const rocksdb::Status& status) const;
+  // After a failed write (failed_write_ not OK): lets go of the RocksDB handle without
+  // closing it (see the definition) and returns true.
+  bool abandon_after_failed_write();
   // The store's file system has room to flush its memtables into an SST file.
   [[nodiscard]] bool room_to_flush() const;
 };
