@@ -2,6 +2,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
@@ -11,7 +12,9 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -55,8 +58,45 @@ rocksdb::CompressionType pick_compression() {
   return has_lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
 }
 
-rocksdb::Options make_options() {
+// RocksDB's info LOG through a plain FILE*, written best effort. RocksDB's own file logger
+// keeps a WritableFileWriter that, once a write failed (a full disk), aborts the process
+// when the store is closed (7.8, built with assertions); a diagnostic log must not do that.
+// Each open starts the file afresh (the previous one is kept as LOG.old), and it stops
+// growing at kMaxBytes.
+class InfoLog final : public rocksdb::Logger {
+ public:
+  explicit InfoLog(const std::filesystem::path& dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+    std::error_code ignored;  // best effort: a store works without its info log
+    std::filesystem::rename(dir / "LOG", dir / "LOG.old", ignored);
+    file_ = std::fopen((dir / "LOG").c_str(), "w");
+  }
+  ~InfoLog() override {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  InfoLog(const InfoLog&) = delete;
+  InfoLog& operator=(const InfoLog&) = delete;
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    std::lock_guard lock(mu_);
+    if (file_ == nullptr || written_ > kMaxBytes) return;
+    const int n = std::vfprintf(file_, format, ap);
+    if (n > 0) written_ += static_cast<std::size_t>(n);
+    std::fputc('\n', file_);
+    std::fflush(file_);
+  }
+
+ private:
+  static constexpr std::size_t kMaxBytes = 8 << 20;
+  std::mutex mu_;
+  std::FILE* file_ = nullptr;  // guarded by mu_
+  std::size_t written_ = 0;    // guarded by mu_
+};
+
+rocksdb::Options make_options(const std::filesystem::path& dir) {
   rocksdb::Options options;
+  options.info_log = std::make_shared<InfoLog>(dir);
   options.create_if_missing = true;
   options.compaction_style = rocksdb::kCompactionStyleLevel;
   options.max_open_files = kMaxOpenFiles;
@@ -67,8 +107,6 @@ rocksdb::Options make_options() {
   // full disk would show in a background flush later instead of failing the commit's own
   // write, which is atomic and leaves the store consistent (docs/architecture.md).
   options.allow_fallocate = false;
-  // RocksDB's info LOG would otherwise keep up to 1000 old files per store.
-  options.keep_log_file_num = 3;
   // Most point lookups are for windows that are new in this commit; a bloom filter over
   // the memtable answers those without walking its skip list.
   options.memtable_whole_key_filtering = true;
@@ -157,7 +195,7 @@ std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
   }
 
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status opened = rocksdb::DB::Open(make_options(), dir.string(), &raw);
+  const rocksdb::Status opened = rocksdb::DB::Open(make_options(dir), dir.string(), &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
   if (!opened.ok()) {
     close_abandoned(db);
