@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <map>
 
 #include "state/key_encoding.h"
 #include "state/task_store.h"
@@ -106,9 +107,13 @@ void run_damage_case(const Damage& damage) {
       EXPECT_NE(line.find("task " + std::to_string(victim) + ":"), std::string::npos) << line;
     }
   }
-  for (const RestoreEvent& e : restore_events(solo.log())) {
-    const bool damaged = damage.every_task || e.task == victim;
-    EXPECT_EQ(e.local_store_kept, !damaged) << "task " << e.task;
+  // The last restore of each task: a store whose changelog's end was unknown up front
+  // starts restoring and is found out by the fetch, then restores again from scratch.
+  std::map<int, RestoreEvent> last;
+  for (const RestoreEvent& e : restore_events(solo.log())) last[e.task] = e;
+  for (const auto& [task, e] : last) {
+    const bool damaged = damage.every_task || task == victim;
+    EXPECT_EQ(e.local_store_kept, !damaged) << "task " << task;
   }
   EXPECT_TRUE(fs::exists(task_dir(solo, cfg, victim).string() + ".damaged"));
 
