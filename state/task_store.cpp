@@ -2,6 +2,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
@@ -11,13 +12,17 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
+
+#include "state/store_damage.h"
 
 namespace auditor::state {
 namespace {
@@ -53,15 +58,55 @@ rocksdb::CompressionType pick_compression() {
   return has_lz4 ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
 }
 
-rocksdb::Options make_options() {
+// RocksDB's info LOG through a plain FILE*, written best effort. RocksDB's own file logger
+// keeps a WritableFileWriter that, once a write failed (a full disk), aborts the process
+// when the store is closed (7.8, built with assertions); a diagnostic log must not do that.
+// Each open starts the file afresh (the previous one is kept as LOG.old), and it stops
+// growing at kMaxBytes.
+class InfoLog final : public rocksdb::Logger {
+ public:
+  explicit InfoLog(const std::filesystem::path& dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+    std::error_code ignored;  // best effort: a store works without its info log
+    std::filesystem::rename(dir / "LOG", dir / "LOG.old", ignored);
+    file_ = std::fopen((dir / "LOG").c_str(), "w");
+  }
+  ~InfoLog() override {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  InfoLog(const InfoLog&) = delete;
+  InfoLog& operator=(const InfoLog&) = delete;
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    std::lock_guard lock(mu_);
+    if (file_ == nullptr || written_ > kMaxBytes) return;
+    const int n = std::vfprintf(file_, format, ap);
+    if (n > 0) written_ += static_cast<std::size_t>(n);
+    std::fputc('\n', file_);
+    std::fflush(file_);
+  }
+
+ private:
+  static constexpr std::size_t kMaxBytes = 8 << 20;
+  std::mutex mu_;
+  std::FILE* file_ = nullptr;  // guarded by mu_
+  std::size_t written_ = 0;    // guarded by mu_
+};
+
+rocksdb::Options make_options(const std::filesystem::path& dir) {
   rocksdb::Options options;
+  options.info_log = std::make_shared<InfoLog>(dir);
   options.create_if_missing = true;
   options.compaction_style = rocksdb::kCompactionStyleLevel;
   options.max_open_files = kMaxOpenFiles;
   options.write_buffer_size = kWriteBufferBytes;
   options.compression = pick_compression();
-  // RocksDB's info LOG would otherwise keep up to 1000 old files per store.
-  options.keep_log_file_num = 3;
+  // No preallocation: RocksDB would reserve 1.1 write buffers (8.8 MiB) per WAL file,
+  // whatever the store holds, so many small stores would claim disk they never use, and a
+  // full disk would show in a background flush later instead of failing the commit's own
+  // write, which is atomic and leaves the store consistent (docs/architecture.md).
+  options.allow_fallocate = false;
   // Most point lookups are for windows that are new in this commit; a bloom filter over
   // the memtable answers those without walking its skip list.
   options.memtable_whole_key_filtering = true;
@@ -104,6 +149,28 @@ rocksdb::Status write(rocksdb::DB& db, rocksdb::WriteBatch& batch) {
   return db.Write(options, &batch);
 }
 
+// A store directory with RocksDB's files but without CURRENT lost the file that names its
+// MANIFEST. RocksDB, told to create a missing store, would start an empty one over the
+// remains instead of saying so (or fail on a leftover WAL): decide it here.
+bool lost_current_file(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "CURRENT", ec)) return false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    // LOCK and the info LOG are written before anything else: their presence alone is a
+    // store that never finished being created, not a damaged one.
+    if (name != "LOCK" && !name.starts_with("LOG")) return true;
+  }
+  return false;
+}
+
+// Open failures that mean the files are damaged become StoreDamaged (the caller sets the
+// store aside and rebuilds it); the rest (lock held, no space, permission) stay errors.
+[[noreturn]] void throw_open_error(const std::string& what, const rocksdb::Status& status) {
+  if (is_damage(status)) throw StoreDamaged(what + ": " + status.ToString());
+  throw std::runtime_error(what + ": " + status.ToString());
+}
+
 const rocksdb::Status& closed_error() {
   static const rocksdb::Status kClosed = rocksdb::Status::Aborted("state store is closed");
   return kClosed;
@@ -123,12 +190,16 @@ std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
     throw std::runtime_error("cannot open " + describe(dir) + ": not a directory");
   }
 
+  if (lost_current_file(dir)) {
+    throw StoreDamaged("cannot open " + describe(dir) + ": its CURRENT file is missing");
+  }
+
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status opened = rocksdb::DB::Open(make_options(), dir.string(), &raw);
+  const rocksdb::Status opened = rocksdb::DB::Open(make_options(dir), dir.string(), &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
   if (!opened.ok()) {
     close_abandoned(db);
-    throw std::runtime_error("cannot open " + describe(dir) + ": " + opened.ToString());
+    throw_open_error("cannot open " + describe(dir), opened);
   }
 
   TaskCheckpoint checkpoint;
@@ -142,12 +213,12 @@ std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
         throw std::runtime_error("the store " + describe(dir) +
                                  " cannot be used: " + std::string(kEarlierStateAdvice));
       }
-      throw std::runtime_error("corrupt checkpoint in " + describe(dir));
+      throw StoreDamaged("corrupt checkpoint in " + describe(dir));
     }
     checkpoint = std::move(*decoded);
   } else if (!read.IsNotFound()) {
     close_abandoned(db);
-    throw std::runtime_error("cannot read checkpoint of " + describe(dir) + ": " + read.ToString());
+    throw_open_error("cannot read checkpoint of " + describe(dir), read);
   }
   return std::unique_ptr<TaskStore>(new TaskStore(std::move(db), std::move(checkpoint)));
 }
@@ -158,7 +229,18 @@ TaskStore::TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint)
 TaskStore::~TaskStore() {
   // A destructor cannot report: the error is discarded on purpose. Callers who care call
   // close() first, which makes this a no-op.
-  if (db_) db_->Close().PermitUncheckedError();
+  if (db_ && !abandon_after_failed_write()) db_->Close().PermitUncheckedError();
+}
+
+bool TaskStore::abandon_after_failed_write() {
+  if (failed_write_.ok()) return false;
+  // RocksDB 7.8 (Debian builds it with assertions) aborts the process when it destroys a
+  // WAL writer that saw an error (WritableFileWriter::AssertFalseAndGetStatusForPrevError),
+  // which closing the store does. The worker stops after a failed write anyway: the handle
+  // is left to the process's exit, which releases its files and lock. On disk the WAL ends
+  // with the last complete batch, and the next open recovers up to it.
+  (void)db_.release();  // deliberately leaked, see above
+  return true;
 }
 
 rocksdb::Status TaskStore::read_status() const {
@@ -240,7 +322,11 @@ rocksdb::Status TaskStore::apply(const CommitResult& commit, const TaskCheckpoin
   }
   if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
   rocksdb::Status s = write(*db_, batch);
-  if (s.ok()) checkpoint_ = checkpoint;
+  if (s.ok()) {
+    checkpoint_ = checkpoint;
+  } else if (failed_write_.ok()) {
+    failed_write_ = s;
+  }
   return s;
 }
 
@@ -257,7 +343,11 @@ rocksdb::Status TaskStore::apply_raw(const std::vector<RawEntry>& entries,
   }
   if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
   rocksdb::Status s = write(*db_, batch);
-  if (s.ok()) checkpoint_ = checkpoint;
+  if (s.ok()) {
+    checkpoint_ = checkpoint;
+  } else if (failed_write_.ok()) {
+    failed_write_ = s;
+  }
   return s;
 }
 
@@ -278,13 +368,34 @@ std::uint64_t TaskStore::shared_memory_bytes() {
   return shared_memory().cache->GetUsage();
 }
 
+bool TaskStore::room_to_flush() const {
+  std::uint64_t memtables = 0;
+  if (!db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables)) {
+    return false;
+  }
+  std::error_code ec;
+  const auto space = std::filesystem::space(db_->GetName(), ec);
+  // Twice the memtables (an SST is rarely larger) plus room for the MANIFEST and a WAL.
+  constexpr std::uint64_t kSlackBytes = 1 << 20;
+  return !ec && space.available >= 2 * memtables + kSlackBytes;
+}
+
 rocksdb::Status TaskStore::close() {
   if (!db_) return rocksdb::Status::OK();
+  if (abandon_after_failed_write()) {
+    return rocksdb::Status::Aborted("not closed after a failed write", failed_write_.ToString());
+  }
   // Flushing makes the next open skip WAL replay and puts the data in fsynced files; the
-  // store is closed even when the flush fails, and the first error is reported.
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  rocksdb::Status status = db_->Flush(flush);
+  // store is closed even when the flush fails, and the first error is reported. It is
+  // skipped when the disk might not hold the memtables: the WAL has them already, and a
+  // flush that runs out of space can abort the process inside RocksDB (Debian builds it
+  // with assertions) instead of returning an error.
+  rocksdb::Status status;
+  if (room_to_flush()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    status = db_->Flush(flush);
+  }
   rocksdb::Status closed = db_->Close();
   db_.reset();
   if (!status.ok()) {

@@ -28,8 +28,12 @@ namespace auditor::state {
 
 class TaskStore final : public WindowReader {
  public:
-  // Opens (creating if absent) the store in `dir`. Throws std::runtime_error naming the
-  // directory when RocksDB cannot open it or the checkpoint is corrupt.
+  // Opens (creating if absent) the store in `dir`. Throws StoreDamaged (store_damage.h)
+  // naming the directory when its files are damaged (RocksDB reports corruption or a
+  // missing file, CURRENT is gone, the checkpoint is unreadable), std::runtime_error when
+  // it cannot be opened otherwise (locked, no space, permission, an earlier version).
+  // RocksDB checks at open that every SST file the MANIFEST lists exists and has its
+  // recorded size, which catches deleted and truncated files without reading the data.
   static std::unique_ptr<TaskStore> open(const std::filesystem::path& dir);
 
   ~TaskStore() override;
@@ -73,7 +77,9 @@ class TaskStore final : public WindowReader {
   [[nodiscard]] std::uint64_t memory_bytes() const;
   [[nodiscard]] static std::uint64_t shared_memory_bytes();
 
-  // Flushes memtables and closes; any error is returned, not thrown. Afterwards only
+  // Flushes memtables (unless the disk lacks the room: the WAL holds them) and closes;
+  // any error is returned, not thrown. After a failed write the store is not closed but
+  // abandoned to the process's exit (Aborted is returned): RocksDB would abort. Afterwards only
   // destruction is allowed (reads report an error, writes return one). The destructor
   // closes an open store itself but has to drop any error: call close() to see it.
   [[nodiscard]] rocksdb::Status close();
@@ -85,8 +91,14 @@ class TaskStore final : public WindowReader {
   TaskCheckpoint checkpoint_;
   mutable std::mutex read_status_mu_;
   mutable rocksdb::Status read_status_;  // guarded by read_status_mu_
+  rocksdb::Status failed_write_;         // the first write that failed; OK when none
 
   void record_read_error(const rocksdb::Status& status) const;
+  // After a failed write (failed_write_ not OK): lets go of the RocksDB handle without
+  // closing it (see the definition) and returns true.
+  bool abandon_after_failed_write();
+  // The store's file system has room to flush its memtables into an SST file.
+  [[nodiscard]] bool room_to_flush() const;
 };
 
 }  // namespace auditor::state

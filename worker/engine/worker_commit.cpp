@@ -169,6 +169,7 @@ void Worker::complete() {
 
   // The outputs are durable: now the stores may reflect them.
   if (auto failure = aggregate_->apply(commit.tasks)) {
+    status_.store_failed(*failure);  // /healthz says why until the worker has stopped
     fail(*failure);
     return;
   }

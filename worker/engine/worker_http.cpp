@@ -92,6 +92,10 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
           count(s.restoring_tasks));
   w.counter("auditor_restore_records_total", "Changelog records restored",
             load(m.restored_records));
+  w.counter("auditor_damaged_stores_total",
+            "Task stores found damaged or inconsistent with their changelog, set aside and "
+            "rebuilt from it",
+            load(m.damaged_stores));
   w.gauge("auditor_restore_remaining_records", "Changelog records left to restore",
           static_cast<double>(s.restore_remaining_records));
   for (const auto& lag : s.consumer_lag) {

@@ -4,6 +4,7 @@
 
 #include "state/changelog.h"
 #include "state/key_encoding.h"
+#include "state/store_damage.h"
 #include "topology/repartition_record.h"
 #include "worker/common/log.h"
 #include "worker/kafka/client.h"
@@ -20,7 +21,46 @@ AggregateStage::AggregateStage(const WorkerConfig& config, std::int32_t partitio
       metrics_(metrics),
       sink_(sink),
       producer_(producer),
-      restorer_(config.kafka, changelog_topic_, config.topics.restore_group()) {}
+      restorer_(config.kafka, changelog_topic_, repartition_topic_, config.topics.restore_group()) {}
+
+std::unique_ptr<AggregateTask> AggregateStage::start_task(PartitionId id) {
+  std::unique_ptr<AggregateTask> task;
+  try {
+    task = std::make_unique<AggregateTask>(config_, id, partitions_);
+  } catch (const state::StoreDamaged& e) {
+    task = rebuild(id, nullptr, "is damaged", e.what());
+  }
+  if (auto reason = restorer_.start(*task)) {
+    task = rebuild(id, std::move(task), "does not match its changelog", *reason);
+    // An empty store records no offsets: nothing can contradict them.
+    if (auto again = restorer_.start(*task)) {
+      throw std::runtime_error("task " + std::to_string(id.value) + ": " + *again);
+    }
+  }
+  return task;
+}
+
+std::unique_ptr<AggregateTask> AggregateStage::rebuild(PartitionId id,
+                                                       std::unique_ptr<AggregateTask> damaged,
+                                                       std::string_view what,
+                                                       const std::string& why) {
+  const std::filesystem::path dir = task_store_dir(config_, id);
+  std::string closing;
+  if (damaged) {
+    // The store is abandoned either way; a close error goes into the one line below.
+    if (const auto closed = damaged->store().close(); !closed.ok()) {
+      closing = "; closing it: " + closed.ToString();
+    }
+    damaged.reset();
+  }
+  const std::filesystem::path aside = state::set_aside(dir);
+  WorkerMetrics::inc(metrics_.damaged_stores);
+  // The one line an operator needs: which task, what was wrong, what happens now.
+  log::get("restore")->error(
+      "task {}: its store {} {} ({}{}): moved aside to {}; rebuilding from the changelog", id.value,
+      dir.string(), what, why, closing, aside.string());
+  return std::make_unique<AggregateTask>(config_, id, partitions_);
+}
 
 Failure AggregateStage::assign(const rd_kafka_topic_partition_list_t& partitions) {
   for (int i = 0; i < partitions.cnt; ++i) {
@@ -32,11 +72,9 @@ Failure AggregateStage::assign(const rd_kafka_topic_partition_list_t& partitions
       if (auto error = standby_->release(id); !error.empty()) return error;
     }
     try {
-      auto task = std::make_unique<AggregateTask>(config_, id, partitions_);
       log::get("worker")->info("task {} assigned: store {}", tp.partition,
                                task_store_dir(config_, id).string());
-      restorer_.start(*task);
-      tasks_[id] = std::move(task);
+      tasks_[id] = start_task(id);
     } catch (const std::exception& e) {
       return "cannot open the store of task " + std::to_string(tp.partition) + ": " + e.what();
     }
@@ -67,6 +105,13 @@ Failure AggregateStage::restore_step(rd_kafka_t* consumer, std::chrono::millisec
     const auto restored_before = restorer_.records_restored();
     const auto finished = restorer_.poll(std::chrono::milliseconds(50));
     WorkerMetrics::inc(metrics_.restored_records, restorer_.records_restored() - restored_before);
+    for (auto& [partition, reason] : restorer_.take_inconsistent()) {
+      std::unique_ptr<AggregateTask>& task = tasks_.at(partition);
+      task = rebuild(partition, std::move(task), "does not match its changelog", reason);
+      if (auto again = restorer_.start(*task)) {
+        return "task " + std::to_string(partition.value) + ": " + *again;
+      }
+    }
     for (const PartitionId partition : finished) {
       if (auto failure = finish_restore(consumer, *tasks_.at(partition), timeout)) {
         return failure;
@@ -258,10 +303,14 @@ Failure AggregateStage::apply(std::vector<TaskCommit>& commit) {
     }
     const auto status = task.store().apply(result, checkpoint);
     if (!status.ok()) {
-      // Kafka has the commit, the store does not: a restart replays the difference from
-      // the repartition topic (the store's offset), so stopping here loses nothing.
-      return "task " + std::to_string(partition.value) +
-             ": writing its store failed: " + status.ToString();
+      // Kafka has the commit, the store does not (the batch is atomic: none of it is
+      // written). A restart restores the store from the changelog, which holds this
+      // commit, and resumes at the committed offsets: stopping here loses nothing.
+      const std::string detail = status.ToString();
+      const bool no_space = status.IsNoSpace() || detail.find("No space left") != std::string::npos;
+      return "task " + std::to_string(partition.value) + ": cannot write its store " +
+             task_store_dir(config_, partition).string() + ": " +
+             (no_space ? "no space left on device (" + detail + ")" : detail);
     }
     task.aggregator().committed(result.progress);
   }

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "topology/rollup_format.h"
@@ -104,6 +105,16 @@ class AggregateStage {
  private:
   [[nodiscard]] Failure finish_restore(rd_kafka_t* consumer, AggregateTask& task,
                                        std::chrono::milliseconds timeout);
+  // Opens the task's store and starts restoring it. A damaged store, or one whose offsets
+  // the topics contradict, is set aside and the task restored into an empty one. Throws
+  // std::runtime_error when the store cannot be opened or set aside.
+  [[nodiscard]] std::unique_ptr<AggregateTask> start_task(PartitionId id);
+  // Closes `damaged` (if any), moves its store aside, logs one line saying which task,
+  // `what` and `why`, and returns the task with an empty store. Throws like start_task.
+  [[nodiscard]] std::unique_ptr<AggregateTask> rebuild(PartitionId id,
+                                                       std::unique_ptr<AggregateTask> damaged,
+                                                       std::string_view what,
+                                                       const std::string& why);
 
   const WorkerConfig& config_;
   std::int32_t partitions_;

@@ -38,14 +38,37 @@ void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_mes
 }
 
 ChangelogRestorer::ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic,
-                                     const std::string& group)
+                                     std::string repartition_topic, const std::string& group)
     : consumer_(kafka::make_client(RD_KAFKA_CONSUMER,
                                    kafka::make_conf(settings, changelog_reader_properties(group)))),
-      topic_(std::move(changelog_topic)) {}
+      topic_(std::move(changelog_topic)),
+      repartition_topic_(std::move(repartition_topic)) {}
 
-void ChangelogRestorer::start(AggregateTask& task) {
+std::optional<state::PartitionBounds> ChangelogRestorer::bounds(const std::string& topic,
+                                                                std::int32_t partition) {
+  state::PartitionBounds b;
+  if (rd_kafka_query_watermark_offsets(consumer_.get(), topic.c_str(), partition, &b.low, &b.high,
+                                       kEndQueryTimeoutMs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::nullopt;
+  }
+  return b;
+}
+
+std::optional<std::string> ChangelogRestorer::start(AggregateTask& task) {
   const std::int32_t partition = task.partition().value;
-  const auto from = task.store().checkpoint().changelog_offset;
+  const state::TaskCheckpoint& checkpoint = task.store().checkpoint();
+  const auto from = checkpoint.changelog_offset;
+  // A store whose offsets the topics contradict must not be trusted: its windows are not
+  // what the changelog holds. When the broker does not answer quickly, poll() still
+  // notices a changelog that ends before the store's offset.
+  const auto changelog = bounds(topic_, partition);
+  if (changelog && (checkpoint.changelog_offset || checkpoint.input_offset)) {
+    const auto repartition =
+        checkpoint.input_offset ? bounds(repartition_topic_, partition) : std::nullopt;
+    if (auto reason = state::checkpoint_inconsistency(checkpoint, *changelog, repartition)) {
+      return reason;
+    }
+  }
   // The end is found by reading to it (partition EOF, which read_committed puts at the
   // last stable offset), so a changelog whose leader is still being elected just waits.
   const std::int64_t start_at = from ? from->value : RD_KAFKA_OFFSET_BEGINNING;
@@ -56,17 +79,13 @@ void ChangelogRestorer::start(AggregateTask& task) {
   // Nothing past the store's offset at all (a warm standby copy, a store whose owner
   // stopped cleanly, an empty changelog): done without waiting for a fetch to report the
   // end, which takes 0.1-1 s. If the broker does not answer quickly, the fetch decides.
-  std::int64_t low = 0;
-  std::int64_t high = 0;
-  if (rd_kafka_query_watermark_offsets(consumer_.get(), topic_.c_str(), partition, &low, &high,
-                                       kEndQueryTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-      high <= position) {
+  if (changelog && changelog->high <= position) {
     log::get("restore")->info(
         "task {}: restored 0 changelog records in 0.00 s (offsets {}..{}, nothing after the "
         "store)",
         partition, position, position);
     up_to_date_.emplace_back(partition);
-    return;
+    return std::nullopt;
   }
   active_[partition] = Active{&task, std::make_unique<state::ChangelogRestore>(task.store()),
                               Clock::now(), from ? from->value : 0, position};
@@ -78,6 +97,13 @@ void ChangelogRestorer::start(AggregateTask& task) {
     throw std::runtime_error("task " + std::to_string(partition) +
                              ": cannot read the changelog: " + rd_kafka_error_string(error.get()));
   }
+  return std::nullopt;
+}
+
+std::vector<ChangelogRestorer::Inconsistent> ChangelogRestorer::take_inconsistent() {
+  std::vector<Inconsistent> taken = std::move(inconsistent_);
+  inconsistent_.clear();
+  return taken;
 }
 
 void ChangelogRestorer::stop_reading(std::int32_t partition) {
@@ -123,6 +149,17 @@ std::vector<PartitionId> ChangelogRestorer::poll(std::chrono::milliseconds budge
     if (it == active_.end()) continue;
     Active& a = it->second;
     const std::int32_t partition = m->partition;
+    if ((m->err == RD_KAFKA_RESP_ERR_NO_ERROR || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) &&
+        m->offset < a.from) {
+      // The store's offset was out of range, so the consumer started over at the beginning:
+      // the changelog ends before what the store reflects (its end was not known up front).
+      inconsistent_.push_back({PartitionId{partition}, "it reflects the changelog up to offset " +
+                                                           std::to_string(a.from) +
+                                                           " but the changelog ends before " +
+                                                           "it (deleted or recreated since)"});
+      stop_reading(partition);
+      continue;
+    }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       const auto status = a.restore->flush(Offset{m->offset});
       if (!status.ok()) {

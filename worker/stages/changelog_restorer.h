@@ -1,6 +1,8 @@
 // Brings task stores up to date from their changelog partitions before they process.
 //
-//   assigned ─► restoring: read changelog [store's changelog offset, end) read_committed,
+//   assigned ─► checked: the store's offsets exist in the changelog and repartition topic
+//               (state/store_damage.h); if not, the caller sets the store aside
+//            ─► restoring: read changelog [store's changelog offset, end) read_committed,
 //               applied in batches (state::ChangelogRestore); repartition partition paused
 //            ─► running: resume the repartition partition at the committed offset
 //
@@ -13,11 +15,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "state/changelog.h"
+#include "state/store_damage.h"
 #include "topology/types.h"
 #include "worker/common/config.h"
 #include "worker/kafka/client.h"
@@ -40,12 +44,23 @@ void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_mes
 class ChangelogRestorer {
  public:
   ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic,
-                    const std::string& group);
+                    std::string repartition_topic, const std::string& group);
 
   // Starts restoring `task` (which must stay alive until finished or cancelled). Asks the
-  // broker for the changelog's end first (at most 2 s).
-  void start(AggregateTask& task);
+  // broker for the changelog's and the repartition topic's offsets first (at most 2 s
+  // each) and returns, without starting, why the store's checkpoint cannot be trusted
+  // when those offsets contradict it (state::checkpoint_inconsistency).
+  [[nodiscard]] std::optional<std::string> start(AggregateTask& task);
   void cancel(PartitionId partition);
+
+  // Tasks whose changelog turned out, while reading it, to end before the store's offset
+  // (found when the offsets could not be asked for up front), with the reason; no longer
+  // restoring. Cleared by the call.
+  struct Inconsistent {
+    PartitionId partition;
+    std::string reason;
+  };
+  [[nodiscard]] std::vector<Inconsistent> take_inconsistent();
 
   // Reads and applies what arrives within `budget`. Returns the tasks that reached the end
   // of their changelog. Throws std::runtime_error when a store cannot be written or the
@@ -67,9 +82,13 @@ class ChangelogRestorer {
   };
 
   void stop_reading(std::int32_t partition);
+  [[nodiscard]] std::optional<state::PartitionBounds> bounds(const std::string& topic,
+                                                             std::int32_t partition);
 
   kafka::HandlePtr consumer_;
   std::string topic_;
+  std::string repartition_topic_;
+  std::vector<Inconsistent> inconsistent_;
   std::map<std::int32_t, Active> active_;
   std::vector<PartitionId> up_to_date_;  // nothing to replay: finished at the next poll()
   std::uint64_t records_restored_ = 0;

@@ -28,6 +28,7 @@ struct WorkerMetrics {
   Counter rollups_published{0};
   Counter changelog_records{0};
   Counter restored_records{0};
+  Counter damaged_stores{0};  // task stores set aside and rebuilt (state/store_damage.h)
   Counter commits{0};
   Counter commit_failures{0};  // aborted transactions / failed at-least-once commits
   prometheus::Histogram commit_seconds;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "state/store_damage.h"
 #include "worker/common/log.h"
 #include "worker/kafka/client.h"
 #include "worker/kafka/partition_list.h"
@@ -20,8 +21,18 @@ StandbyTasks::StandbyTasks(const WorkerConfig& config, std::string changelog_top
 void StandbyTasks::follow(PartitionId partition) {
   if (copies_.contains(partition.value)) return;
   Copy copy;
+  const std::filesystem::path dir = task_store_dir(config_, partition);
   try {
-    copy.store = state::TaskStore::open(task_store_dir(config_, partition));
+    try {
+      copy.store = state::TaskStore::open(dir);
+    } catch (const state::StoreDamaged& e) {
+      const auto aside = state::set_aside(dir);
+      log::get("standby")->error(
+          "standby task {}: its store {} is damaged ({}): moved aside to {}; rebuilding from the "
+          "changelog",
+          partition.value, dir.string(), e.what(), aside.string());
+      copy.store = state::TaskStore::open(dir);
+    }
   } catch (const std::exception& e) {
     throw std::runtime_error("standby task " + std::to_string(partition.value) +
                              ": cannot open its store: " + e.what());

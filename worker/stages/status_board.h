@@ -67,6 +67,13 @@ class StatusBoard {
     failing_since_.compare_exchange_strong(expected, now_ms(), std::memory_order_relaxed);
   }
 
+  // A task store could not be written (full disk, I/O error): the worker is unhealthy for
+  // good and /healthz says why. The first reason is kept.
+  void store_failed(const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    if (store_failure_.empty()) store_failure_ = reason;
+  }
+
   // While the worker recreates its Kafka clients after a fatal client error (fenced after
   // an outage; engine/restart_policy.h): why, or "" once the new clients run.
   void set_restarting(std::string reason) {
@@ -74,7 +81,7 @@ class StatusBoard {
     restarting_ = std::move(reason);
   }
 
-  // Healthy: not restarting, the loop turned within `stuck_after`, commits have not been
+  // Healthy: no store failed, not restarting, the loop turned within `stuck_after`, commits have not been
   // failing (broker unreachable, fenced...) for longer than `failing_after`, and Kafka is
   // reachable (StatusSnapshot::kafka_unreachable).
   [[nodiscard]] Health health(std::chrono::milliseconds stuck_after,
@@ -83,6 +90,7 @@ class StatusBoard {
     const auto stuck_for = now - heartbeat_.load(std::memory_order_relaxed);
     const auto failing = failing_since_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
+    if (!store_failure_.empty()) return {false, store_failure_};
     if (!restarting_.empty()) return {false, "restarting the Kafka clients after: " + restarting_};
     if (stuck_for >= stuck_after.count()) {
       return {false,
@@ -103,8 +111,9 @@ class StatusBoard {
   }
 
   mutable std::mutex mutex_;
-  StatusSnapshot snapshot_;  // guarded by mutex_
-  std::string restarting_;   // guarded by mutex_
+  StatusSnapshot snapshot_;    // guarded by mutex_
+  std::string restarting_;     // guarded by mutex_
+  std::string store_failure_;  // guarded by mutex_
   std::atomic<std::int64_t> heartbeat_{now_ms()};
   std::atomic<std::int64_t> failing_since_{0};
 };
