@@ -10,12 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "tests/unit/isolated_environment.h"
 #include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
 #include "worker/engine/options.h"
 #include "worker/reset/options.h"
-
-extern char** environ;
 
 namespace auditor {
 namespace {
@@ -23,44 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using Properties = std::vector<std::pair<std::string, std::string>>;
 
-class ConfigSources : public testing::Test {
+class ConfigSources : public test::IsolatedEnvironment {
  protected:
-  // The test owns every AUDITOR_* variable: the ones of the outer environment are put
-  // aside and restored afterwards.
-  void SetUp() override {
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry(*e);
-      if (entry.rfind("AUDITOR_", 0) == 0) saved_.push_back(entry);
-    }
-    for (const auto& entry : saved_) unsetenv(entry.substr(0, entry.find('=')).c_str());
-    dir_ =
-        fs::temp_directory_path() / ("auditor-sources-test-" + std::to_string(getpid()) + "-" +
-                                     testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-
-  void TearDown() override {
-    for (const auto& name : set_) unsetenv(name.c_str());
-    for (const auto& entry : saved_) {
-      const auto eq = entry.find('=');
-      setenv(entry.substr(0, eq).c_str(), entry.substr(eq + 1).c_str(), 1);
-    }
-    fs::remove_all(dir_);
-  }
-
-  void set_env(const std::string& name, const std::string& value) {
-    setenv(name.c_str(), value.c_str(), 1);
-    set_.push_back(name);
-  }
-
-  static void unset_env(const std::string& name) { unsetenv(name.c_str()); }
-
-  std::string write_file(const std::string& name, const std::string& content) {
-    const auto path = dir_ / name;
-    std::ofstream(path) << content;
-    return path.string();
-  }
-
   // Parses like the command does; `args` follow the command name.
   template <typename Declare>
   bool parse(const std::string& command, Declare declare, std::vector<std::string> args) {
@@ -96,11 +59,6 @@ class ConfigSources : public testing::Test {
 
   cli::po::variables_map values_;
   cli::Origins origins_;
-  fs::path dir_;
-
- private:
-  std::vector<std::string> saved_;
-  std::vector<std::string> set_;
 };
 
 TEST_F(ConfigSources, DefaultsWhenNothingIsSet) {

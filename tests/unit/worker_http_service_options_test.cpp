@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/isolated_environment.h"
 #include "worker/common/config.h"
 #include "worker/common/effective_config.h"
 #include "worker/http/bearer_auth.h"
@@ -19,46 +20,13 @@
 #include "worker/http/service_options.h"
 #include "worker/http/tls_context.h"
 
-extern char** environ;
-
 namespace auditor::web {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ServiceOptions : public testing::Test {
+class ServiceOptions : public test::IsolatedEnvironment {
  protected:
-  void SetUp() override {
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string entry(*e);
-      if (entry.rfind("AUDITOR_", 0) == 0) saved_.push_back(entry);
-    }
-    for (const auto& entry : saved_) unsetenv(entry.substr(0, entry.find('=')).c_str());
-    dir_ =
-        fs::temp_directory_path() / ("auditor-service-options-" + std::to_string(getpid()) + "-" +
-                                     testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    for (const auto& name : set_) unsetenv(name.c_str());
-    for (const auto& entry : saved_) {
-      const auto eq = entry.find('=');
-      setenv(entry.substr(0, eq).c_str(), entry.substr(eq + 1).c_str(), 1);
-    }
-    fs::remove_all(dir_);
-  }
-
-  void set_env(const std::string& name, const std::string& value) {
-    setenv(name.c_str(), value.c_str(), 1);
-    set_.push_back(name);
-  }
-
-  std::string write_file(const std::string& name, const std::string& content) {
-    const auto path = dir_ / name;
-    std::ofstream(path) << content;
-    return path.string();
-  }
-
   ServiceSettings settings(std::vector<std::string> args) {
     args.insert(args.begin(), "tick-api");
     std::vector<char*> argv;
@@ -94,9 +62,6 @@ class ServiceOptions : public testing::Test {
   static constexpr ServiceDefaults kDefaults{.port = 8000, .max_connections = 64};
   cli::po::variables_map values_;
   cli::Origins origins_;
-  fs::path dir_;
-  std::vector<std::string> saved_;
-  std::vector<std::string> set_;
 };
 
 TEST_F(ServiceOptions, DefaultsAreOpenAndBounded) {

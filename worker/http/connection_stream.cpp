@@ -99,19 +99,24 @@ bool ConnectionStream::wait(short events, Clock::time_point until) const {
   }
 }
 
+ConnectionStream::Io ConnectionStream::ssl_outcome(int n, std::size_t& count) const {
+  if (n > 0) {
+    count = static_cast<std::size_t>(n);
+    return Io::kDone;
+  }
+  const int error = SSL_get_error(ssl_, n);
+  ERR_clear_error();
+  if (error == SSL_ERROR_WANT_READ) return Io::kWantRead;
+  if (error == SSL_ERROR_WANT_WRITE) return Io::kWantWrite;
+  // A clean TLS close by the peer (close_notify).
+  return error == SSL_ERROR_ZERO_RETURN ? Io::kClosed : Io::kFailed;
+}
+
 ConnectionStream::Io ConnectionStream::receive(char* ptr, std::size_t size, std::size_t& count) {
   count = 0;
   if (ssl_ != nullptr) {
-    const int n = SSL_read(ssl_, ptr, static_cast<int>(std::min<std::size_t>(size, 1U << 30U)));
-    if (n > 0) {
-      count = static_cast<std::size_t>(n);
-      return Io::kDone;
-    }
-    const int error = SSL_get_error(ssl_, n);
-    ERR_clear_error();
-    if (error == SSL_ERROR_WANT_READ) return Io::kWantRead;
-    if (error == SSL_ERROR_WANT_WRITE) return Io::kWantWrite;
-    return error == SSL_ERROR_ZERO_RETURN ? Io::kClosed : Io::kFailed;
+    return ssl_outcome(
+        SSL_read(ssl_, ptr, static_cast<int>(std::min<std::size_t>(size, 1U << 30U))), count);
   }
   const ssize_t n = ::recv(fd_, ptr, size, 0);
   if (n > 0) {
@@ -126,16 +131,8 @@ ConnectionStream::Io ConnectionStream::receive(char* ptr, std::size_t size, std:
 ConnectionStream::Io ConnectionStream::send(const char* ptr, std::size_t size, std::size_t& count) {
   count = 0;
   if (ssl_ != nullptr) {
-    const int n = SSL_write(ssl_, ptr, static_cast<int>(std::min<std::size_t>(size, 1U << 30U)));
-    if (n > 0) {
-      count = static_cast<std::size_t>(n);
-      return Io::kDone;
-    }
-    const int error = SSL_get_error(ssl_, n);
-    ERR_clear_error();
-    if (error == SSL_ERROR_WANT_READ) return Io::kWantRead;
-    if (error == SSL_ERROR_WANT_WRITE) return Io::kWantWrite;
-    return Io::kFailed;
+    return ssl_outcome(
+        SSL_write(ssl_, ptr, static_cast<int>(std::min<std::size_t>(size, 1U << 30U))), count);
   }
   // MSG_NOSIGNAL: a client that went away is a failed write, not a SIGPIPE.
   const ssize_t n = ::send(fd_, ptr, size, MSG_NOSIGNAL);

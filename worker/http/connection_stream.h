@@ -63,6 +63,8 @@ class ConnectionStream final : public httplib::Stream {
   // One non-blocking attempt; on kDone `count` bytes were moved.
   Io receive(char* ptr, std::size_t size, std::size_t& count);
   Io send(const char* ptr, std::size_t size, std::size_t& count);
+  // What an SSL_read/SSL_write that returned `n` means (on kDone, `count` = n).
+  Io ssl_outcome(int n, std::size_t& count) const;
   ssize_t read_some(char* ptr, std::size_t size);
   // Waits for `events` on the socket until `until`; false on timeout, error or stop.
   [[nodiscard]] bool wait(short events, Clock::time_point until) const;
