@@ -24,10 +24,14 @@ const char* stage_name(WorkerStage stage) {
   return stage == WorkerStage::kIngest ? "ingest" : "aggregate";
 }
 
+std::string stage_group(const WorkerConfig& config, WorkerStage stage) {
+  return stage == WorkerStage::kIngest ? config.topics.ingest_group()
+                                       : config.topics.aggregate_group();
+}
+
 kafka::Properties worker_consumer_properties(const WorkerConfig& config, WorkerStage stage) {
-  const bool ingest = stage == WorkerStage::kIngest;
   kafka::Properties props = {
-      {"group.id", ingest ? config.topics.ingest_group() : config.topics.aggregate_group()},
+      {"group.id", stage_group(config, stage)},
       {"client.id", config.topics.application_id + "-" + stage_name(stage)},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "worker/common/config.h"
 #include "worker/kafka/client.h"
@@ -12,6 +13,8 @@ namespace auditor {
 enum class WorkerStage : std::uint8_t { kIngest, kAggregate };
 
 [[nodiscard]] const char* stage_name(WorkerStage stage);
+// The consumer group of a stage: <app> (input) or <app>-aggregate (tasks).
+[[nodiscard]] std::string stage_group(const WorkerConfig& config, WorkerStage stage);
 [[nodiscard]] kafka::Properties worker_consumer_properties(const WorkerConfig& config,
                                                            WorkerStage stage);
 [[nodiscard]] kafka::Properties worker_producer_properties(const WorkerConfig& config);

@@ -224,9 +224,8 @@ std::string Worker::consumer_denied(const StageConsumer& consumer,
   const std::string principal = config_.kafka.principal();
   const bool ingest = consumer.stage() == WorkerStage::kIngest;
   if (message.err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
-    const std::string group =
-        ingest ? config_.topics.ingest_group() : config_.topics.aggregate_group();
-    return kafka::missing_acl("join", "Group", group, "READ", principal);
+    return kafka::missing_acl("join", "Group", stage_group(config_, consumer.stage()), "READ",
+                              principal);
   }
   if (message.err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
     const std::string topic = message.rkt != nullptr
@@ -314,9 +313,7 @@ void Worker::publish_status() {
     const auto unreachable = consumer->coordinator_unreachable_for(last_status_publish_);
     if (unreachable >= kUnreachableAfter) {
       s.kafka_unreachable =
-          "Kafka unreachable: no coordinator for group " +
-          (consumer->stage() == WorkerStage::kIngest ? config_.topics.ingest_group()
-                                                     : config_.topics.aggregate_group()) +
+          "Kafka unreachable: no coordinator for group " + stage_group(config_, consumer->stage()) +
           " for " +
           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(unreachable).count()) +
           " s";
