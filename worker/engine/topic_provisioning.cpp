@@ -9,6 +9,12 @@
 #include "worker/kafka/admin.h"
 
 namespace auditor {
+namespace {
+
+// How long a topic another replica just created may take to show in the metadata.
+constexpr std::chrono::seconds kAlreadyExistsGrace{3};
+
+}  // namespace
 
 std::int32_t provision_topics(rd_kafka_t* client, const WorkerConfig& config,
                               std::chrono::milliseconds timeout) {
@@ -54,10 +60,21 @@ std::int32_t provision_topics(rd_kafka_t* client, const WorkerConfig& config,
     log::get("worker")->info("creating topic {} ({} partitions)", spec.name, spec.partitions);
   }
   const auto existed = kafka::create_topics(client, missing, timeout);
+  // "Already exists": another replica starting at the same moment created it (it shows in
+  // the metadata within moments), or the metadata leaves it out because we may not describe
+  // it, i.e. an ACL is missing.
+  for (auto described_by = Clock::now() + kAlreadyExistsGrace; !existed.empty();) {
+    counts = kafka::partition_counts(client, names, timeout);
+    if (std::all_of(existed.begin(), existed.end(),
+                    [&](const auto& n) { return counts.contains(n); }) ||
+        Clock::now() > described_by) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   for (const auto& spec : missing) {
-    // Metadata lists only the topics we may describe; "already exists" for one it left out
-    // means an ACL is missing. Name the access the worker needs (it implies DESCRIBE).
-    if (!existed.contains(spec.name)) continue;
+    // Name the access the worker needs (it implies DESCRIBE).
+    if (!existed.contains(spec.name) || counts.contains(spec.name)) continue;
     const bool internal = spec.name == repartition || spec.name == changelog;
     const bool input = spec.name == t.input;
     throw std::runtime_error(kafka::missing_acl(
