@@ -8,6 +8,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config \
       librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost-program-options-dev \
       libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
+      libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -20,7 +21,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       librdkafka1 libboost-program-options1.74.0 libsimdjson14 libcpp-httplib0.11 \
-      libspdlog1.10 libfmt9 ca-certificates \
+      libspdlog1.10 libfmt9 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /var/lib/auditor auditor
 COPY --from=build /src/build/worker/auditor /usr/local/bin/auditor
