@@ -37,8 +37,6 @@ class RestartPolicy {
     return true;
   }
 
-  [[nodiscard]] std::chrono::milliseconds window() const { return window_; }
-
  private:
   std::chrono::milliseconds window_;
   bool restarted_ = false;

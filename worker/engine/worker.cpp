@@ -186,19 +186,13 @@ std::size_t Worker::read_burst(StageConsumer& consumer) {
 }
 
 void Worker::process(const StageConsumer& consumer, const rd_kafka_message_t& message) {
-  if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
-    std::array<char, 512> reason{};
-    rd_kafka_fatal_error(consumer.handle(), reason.data(), reason.size());
-    fail_client(std::string(consumer.name()) + " consumer: " + reason.data());
-    return;
-  }
-  if (kafka::is_authorization_error(message.err)) {
-    fail(consumer_denied(consumer, message));
-    return;
-  }
-  // Errors other than the end of a partition need not name a topic (rkt may be null).
   const bool at_end = message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
-  if ((message.err != RD_KAFKA_RESP_ERR_NO_ERROR && !at_end) || message.rkt == nullptr) {
+  if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR && !at_end) {
+    on_consumer_error(consumer, message);
+    return;
+  }
+  // Only errors may come without a topic; never trust a record that does.
+  if (message.rkt == nullptr) {
     log_consumer_error(message);
     return;
   }
@@ -216,6 +210,18 @@ void Worker::process(const StageConsumer& consumer, const rd_kafka_message_t& me
     ingest_->process(message, loop_now_);
   } else if (auto failure = aggregate_->process(message)) {
     fail(*failure);
+  }
+}
+
+void Worker::on_consumer_error(const StageConsumer& consumer, const rd_kafka_message_t& message) {
+  if (message.err == RD_KAFKA_RESP_ERR__FATAL) {
+    std::array<char, 512> reason{};
+    rd_kafka_fatal_error(consumer.handle(), reason.data(), reason.size());
+    fail_client(std::string(consumer.name()) + " consumer: " + reason.data());
+  } else if (kafka::is_authorization_error(message.err)) {
+    fail(consumer_denied(consumer, message));
+  } else {
+    log_consumer_error(message);
   }
 }
 

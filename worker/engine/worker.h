@@ -108,6 +108,8 @@ class Worker final : private RecordSink, private StageConsumer::Listener {
   // Reads what `consumer` has queued, up to a burst. Returns how many it read.
   std::size_t read_burst(StageConsumer& consumer);
   void process(const StageConsumer& consumer, const rd_kafka_message_t& message);
+  // A consumer error (not a partition's end): fatal, a missing ACL, or logged and retried.
+  void on_consumer_error(const StageConsumer& consumer, const rd_kafka_message_t& message);
   void housekeeping();
   // The one way to stop on a fatal error: logged once, the commit cycle stopped, the loop
   // ends and run() returns kFatal, or kClientFatal for fail_client().
