@@ -1,7 +1,7 @@
 // The secured broker (README, "Secured Kafka (SASL_SSL, SCRAM, ACLs)"): `scripts/kafka.sh
 // start --secure` on ports of its own, under <build>/tests/integration/work/kafka-secure
-// (unless $AUDITOR_SECURE_KAFKA_HOME), formatted afresh, started and stopped by this suite.
-// One ctest entry runs the whole suite in one process, so the broker starts once
+// (unless $AUDITOR_KAFKA_SECURE_HOME; test::SecondBroker), formatted afresh, started and stopped by
+// this suite. One ctest entry runs the whole suite in one process, so the broker starts once
 // (tests/integration/CMakeLists.txt); its first run downloads the broker jars.
 //
 //   Acls           the broker's ACLs are exactly the README's table (per principal)
@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/second_broker.h"
 #include "tests/support/services.h"
 
 namespace auditor::secured_test {
@@ -38,11 +39,6 @@ using test::Clock;
 using test::deadline_in;
 
 const std::vector<std::string> kUsers = {"admin", "worker", "producer", "reader", "reset"};
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -61,29 +57,25 @@ std::string first_line(const fs::path& path) {
 // The secured broker of this suite and its users' files (scripts/kafka/secure.sh).
 class SecureBroker {
  public:
-  SecureBroker()
-      : home_(env_or("AUDITOR_SECURE_KAFKA_HOME", (work_dir() / "kafka-secure").string())),
-        port_(env_or("AUDITOR_SECURE_KAFKA_PORT", "19192")) {}
-
   // Starts a broker with fresh storage, users and ACLs (the jars are kept); "" or why not.
   std::string start() {
-    if (const auto stopped = run("stop"); !stopped.empty()) return stopped;
+    if (const auto stopped = broker_.run("stop"); !stopped.empty()) return stopped;
     for (const auto& entry :
-         fs::directory_iterator(home_, fs::directory_options::skip_permission_denied)) {
+         fs::directory_iterator(broker_.home(), fs::directory_options::skip_permission_denied)) {
       if (entry.path().filename() != "lib") fs::remove_all(entry.path());
     }
-    return run("start");
+    return broker_.run("start");
   }
-  std::string stop() { return run("stop"); }
+  std::string stop() { return broker_.run("stop"); }
 
-  [[nodiscard]] fs::path secure_dir() const { return fs::path(home_) / "secure"; }
+  [[nodiscard]] fs::path secure_dir() const { return fs::path(broker_.home()) / "secure"; }
   [[nodiscard]] fs::path config(const std::string& user) const {
     return secure_dir() / (user + ".conf");
   }
   [[nodiscard]] std::string password(const std::string& user) const {
     return first_line(secure_dir() / (user + ".password"));
   }
-  [[nodiscard]] std::string bootstrap() const { return "127.0.0.1:" + port_; }
+  [[nodiscard]] std::string bootstrap() const { return broker_.bootstrap(); }
 
   // A librdkafka client as `user` (the admin API of the tests).
   [[nodiscard]] test::KafkaPtr client(const std::string& user) const {
@@ -97,23 +89,8 @@ class SecureBroker {
   }
 
  private:
-  std::string run(const std::string& action) {
-    fs::create_directories(home_);
-    ChildProcess script(
-        "/usr/bin/env",
-        {"AUDITOR_KAFKA_HOME=" + home_, "AUDITOR_KAFKA_PORT=" + port_,
-         "AUDITOR_KAFKA_CONTROLLER_PORT=" + env_or("AUDITOR_SECURE_KAFKA_CONTROLLER_PORT", "19193"),
-         "AUDITOR_KAFKA_INTERNAL_PORT=" + env_or("AUDITOR_SECURE_KAFKA_INTERNAL_PORT", "19194"),
-         "bash", AUDITOR_KAFKA_SCRIPT, action, "--secure"},
-        work_dir() / "logs" / ("kafka-secure-" + action + ".log"));
-    // The first start may download the broker jars.
-    const auto status = script.wait(deadline_in(seconds(600)));
-    if (status && status->clean()) return "";
-    return "kafka.sh " + action + " --secure failed:\n" + script.log_tail();
-  }
-
-  std::string home_;
-  std::string port_;
+  // Home <work>/kafka-secure ($AUDITOR_KAFKA_SECURE_HOME), ports 19192-19194.
+  test::SecondBroker broker_{"kafka-secure", 19192, "127.0.0.1", /*secure=*/true};
 };
 
 // ---- ACLs through librdkafka's admin API --------------------------------------------------

@@ -9,7 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/robustness/second_broker.h"
+#include "tests/support/second_broker.h"
 #include "tests/support/services.h"
 
 namespace auditor::api_test {
@@ -46,7 +46,7 @@ TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
   constexpr auto kTimeout = seconds(3);
   // The bound the API promises: the produce timeout, plus scheduling slack on a busy machine.
   constexpr auto kBound = kTimeout + seconds(2);
-  rb::SecondBroker broker("kafka-b", 19092);
+  test::SecondBroker broker("kafka-b", 19092);
   ASSERT_EQ(broker.run("start"), "");
   const std::string topic = "api_outage_" + test::unique_suffix();
   Service api = start_service(

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "tests/robustness/replicas.h"
-#include "tests/robustness/second_broker.h"
+#include "tests/support/second_broker.h"
 
 namespace auditor::rb {
 namespace {
@@ -85,7 +85,7 @@ TEST(Partition, ReplicaCutOffPastItsSessionRejoinsOrIsFencedAndNothingIsLostOrDo
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for ip netns";
   Namespace ns;
   ASSERT_EQ(ns.set_up(), "");
-  SecondBroker broker("kafka-p", 29192, kHostAddress);
+  test::SecondBroker broker("kafka-p", 29192, kHostAddress);
   ASSERT_EQ(broker.run("start"), "");
   ::setenv("AUDITOR_IT_BOOTSTRAP_SERVERS", broker.bootstrap().c_str(), 1);
   const Scenario scenario("partition");

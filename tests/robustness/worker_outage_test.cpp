@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "tests/robustness/replicas.h"
-#include "tests/robustness/second_broker.h"
+#include "tests/support/second_broker.h"
 #include "tests/support/services.h"
 
 namespace auditor::rb {
@@ -120,7 +120,7 @@ int healthz(Replica& replica) {
 }
 
 TEST(BrokerOutage, ThreeStaticWorkersAndTheTickApiRideOutAnOutageLongerThanTheSession) {
-  SecondBroker broker("kafka-b", 19092);
+  test::SecondBroker broker("kafka-b", 19092);
   ASSERT_EQ(broker.run("start"), "");
   // Every client of the test (topics, readers, the workers' --bootstrap-servers) uses it.
   ::setenv("AUDITOR_IT_BOOTSTRAP_SERVERS", broker.bootstrap().c_str(), 1);
