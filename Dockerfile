@@ -12,8 +12,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# .git is not in the build context (.dockerignore): the commit comes as a build argument
+# (docker compose passes it from AUDITOR_COMMIT), else `auditor --version` says "unknown".
+ARG AUDITOR_COMMIT=
 # Only the binary: the tests need a broker and run in CI, not in the image build.
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUDITOR_WERROR=OFF \
+      -DAUDITOR_COMMIT="${AUDITOR_COMMIT}" \
  && cmake --build build --target auditor \
  && strip build/worker/auditor
 

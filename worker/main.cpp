@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "worker/commands.h"
+#include "worker/common/build_info.h"
 
 namespace {
 
@@ -16,7 +17,7 @@ commands:
   tick-api   HTTP API: POST /tick and /ticks produce ticks, acknowledged by Kafka
   dashboard  live web page of the top rollups (server-sent events)
 
-`auditor <command> --help` lists a command's options.
+`auditor <command> --help` lists a command's options; `auditor --version` the build.
 )";
 
 }  // namespace
@@ -34,6 +35,11 @@ int main(int argc, char** argv) {
   if (command == "reset") return auditor::commands::reset(argc - 1, argv + 1);
   if (command == "tick-api") return auditor::commands::tick_api(argc - 1, argv + 1);
   if (command == "dashboard") return auditor::commands::dashboard(argc - 1, argv + 1);
+  if (command == "--version" || command == "version") {
+    std::cout << "auditor " << auditor::build_info::version() << " (commit "
+              << auditor::build_info::commit() << ")\n";
+    return 0;
+  }
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdint>
 
+#include "worker/common/build_info.h"
 #include "worker/common/log.h"
 
 namespace auditor::cli {
@@ -73,6 +74,7 @@ std::vector<std::string> describe_configuration(const po::variables_map& values,
 void log_configuration(const std::string& command, const po::variables_map& values,
                        const Origins& origins) {
   auto logger = log::get(command);
+  logger->info("auditor {} (commit {})", build_info::version(), build_info::commit());
   for (const auto& line : describe_configuration(values, origins)) {
     logger->info("config: {}", line);
   }

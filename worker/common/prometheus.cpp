@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "worker/common/build_info.h"
+
 namespace auditor::prometheus {
 namespace {
 
@@ -92,6 +94,11 @@ void Writer::histogram(std::string_view name, std::string_view help, const Histo
   sample(base + "_sum", {},
          static_cast<double>(h.sum_micros.load(std::memory_order_relaxed)) / 1e6);
   sample(base + "_count", {}, static_cast<double>(count));
+}
+
+void Writer::build_info() {
+  gauge("auditor_build_info", "The running build: version and git commit; always 1", 1,
+        {{"version", build_info::version()}, {"commit", build_info::commit()}});
 }
 
 }  // namespace auditor::prometheus

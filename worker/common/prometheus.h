@@ -35,6 +35,9 @@ class Writer {
   void counter(std::string_view name, std::string_view help, double value, Labels labels = {});
   void gauge(std::string_view name, std::string_view help, double value, Labels labels = {});
   void histogram(std::string_view name, std::string_view help, const Histogram& h);
+  // auditor_build_info{version,commit} 1: every service's exposition starts with it, so a
+  // dashboard can tell which build each scrape target runs.
+  void build_info();
 
   [[nodiscard]] const std::string& text() const { return text_; }
 

@@ -135,6 +135,7 @@ std::string page_with_view(const std::string& view) {
 std::string render_metrics(dashboard::RollupStore& store, int clients) {
   const auto s = store.stats();
   prometheus::Writer w;
+  w.build_info();
   w.counter("auditor_dashboard_records_total", "Rollup records read",
             static_cast<double>(s.records));
   w.counter("auditor_dashboard_malformed_total", "Records that were not rollups",

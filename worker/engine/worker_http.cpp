@@ -35,6 +35,7 @@ double load(const WorkerMetrics::Counter& c) {
 std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
                            const WindowSet& windows) {
   prometheus::Writer w;
+  w.build_info();
   w.counter("auditor_records_consumed_total", "Records consumed, by stage and topic",
             load(m.input_records), {{"stage", "ingest"}, {"topic", "input"}});
   w.counter("auditor_records_consumed_total", "", load(m.repartition_records_in),

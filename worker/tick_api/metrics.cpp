@@ -36,6 +36,7 @@ void Metrics::count_produce(bool ok, std::uint64_t ticks, std::chrono::nanosecon
 
 std::string Metrics::render() const {
   prometheus::Writer w;
+  w.build_info();
   for (std::size_t p = 0; p < kPaths; ++p) {
     for (std::size_t s = 0; s < kStatuses.size(); ++s) {
       const auto n = requests_[p][s].load(std::memory_order_relaxed);
