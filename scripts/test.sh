@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, starts the local Kafka if none runs, and runs every test
-# (unit, integration, robustness), then each fuzz target briefly (scripts/fuzz.sh, its own
+# (unit, integration, robustness, deploy), then each fuzz target briefly (scripts/fuzz.sh, its own
 # build in build-fuzz/; AUDITOR_CI_FUZZ_SECONDS per target, default 15). The `bench` label
 # is left out: run it with `ctest --test-dir build -L bench`.
 set -euo pipefail
@@ -9,6 +9,6 @@ started=$(date +%s)
 bash "$root/scripts/install-deps.sh"
 bash "$root/scripts/build.sh"
 bash "$root/scripts/kafka.sh" start
-ctest --test-dir "$root/build" --output-on-failure -L 'unit|integration|robustness'
+ctest --test-dir "$root/build" --output-on-failure -L 'unit|integration|robustness|deploy'
 bash "$root/scripts/fuzz.sh" "${AUDITOR_CI_FUZZ_SECONDS:-15}"
 echo "test.sh: all tests passed in $(( $(date +%s) - started )) s"
