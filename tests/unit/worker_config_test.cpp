@@ -17,7 +17,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -189,6 +191,7 @@ std::vector<InvalidCase> worker_cases() {
       {"InstanceIdEmpty", {"--instance-id", ""}, {"--instance-id"}},
       {"StateDirEmpty", {"--state-dir", ""}, {"--state-dir"}},
       {"LogLevelUnknown", {"--log-level", "loud"}, {"--log-level", "loud"}},
+      {"LogFormatUnknown", {"--log-format", "xml"}, {"--log-format", "xml"}},
       {"BootstrapServersEmpty", {"--bootstrap-servers", ""}, {"--bootstrap-servers"}},
       {"BootstrapServersBadPort", {"--bootstrap-servers", "kafka:abc"}, {"--bootstrap-servers"}},
       {"BootstrapServersEmptyEntry", {"--bootstrap-servers", "a:9092,"}, {"--bootstrap-servers"}},
@@ -267,6 +270,28 @@ TEST(ResetLocalState, ExistingStateNeedsADecision) {
   EXPECT_EQ(outcome.exit_code, 2) << outcome.err;
   EXPECT_NE(outcome.err.find("--delete-state"), std::string::npos) << outcome.err;
   EXPECT_NE(outcome.err.find("--keep-state"), std::string::npos) << outcome.err;
+}
+
+// --log-format json from the first line on: the effective configuration and whatever the
+// worker says while it cannot reach the (closed) bootstrap port are each one JSON object.
+TEST(LogFormat, JsonLinesFromTheStart) {
+  const auto outcome = run_auditor(
+      {"worker", "--log-format", "json", "--instance-id", "r1", "--bootstrap-servers",
+       "127.0.0.1:1", "--state-dir", (scratch() / "json-state").string(), "--http-port", "0"},
+      {}, std::chrono::seconds(4));
+  std::istringstream lines(outcome.err);
+  int parsed = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(json.is_object()) << "not a JSON object: " << line;
+    for (const char* key : {"time", "level", "component", "message", "fields"}) {
+      EXPECT_TRUE(json.contains(key)) << key << " missing: " << line;
+    }
+    EXPECT_EQ(json["fields"].value("command", ""), "worker") << line;
+    EXPECT_EQ(json["fields"].value("instance_id", ""), "r1") << line;
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 5) << "expected the configuration lines at least:\n" << outcome.err;
 }
 
 TEST(Help, ExitsZeroForEveryConfiguredCommand) {

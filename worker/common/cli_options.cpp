@@ -134,6 +134,7 @@ void refuse_secrets(const po::parsed_options& command_line) {
 
 bool parse(int argc, char** argv, const std::string& command, const std::string& summary,
            const po::options_description& options, po::variables_map& values, Origins* origins) {
+  log::set_field("command", command);
   po::options_description all(options);
   all.add_options()("config", po::value<std::string>(),
                     "read options from FILE: `name = value` lines, # comments")("help,h",

@@ -70,6 +70,8 @@ int run_worker(int argc, char** argv) {
     return 0;
   }
   const WorkerConfig config = worker_config(values, origins);
+  log::set_field("application_id", config.topics.application_id);
+  if (config.instance_id) log::set_field("instance_id", *config.instance_id);
   cli::log_configuration("worker", values, origins);
   // Before the worker starts: its start-up can wait up to 30 s for the broker, and a
   // signal meanwhile must stop it (run() then returns at once), not kill it.

@@ -63,7 +63,10 @@ void add_kafka_options(po::options_description& options) {
   options.add_options()(kPasswordFile, po::value<std::string>(),
                         "read sasl.password from FILE (its first line)")(
       "log-level", po::value<std::string>()->default_value("info"),
-      "trace, debug, info, warn, error, critical, off");
+      "trace, debug, info, warn, error, critical, off")(
+      "log-format", po::value<std::string>()->default_value("text"),
+      "text (one readable line per event) or json (one JSON object per line: time, level, "
+      "component, message, fields)");
 }
 
 KafkaSettings kafka_settings(const po::variables_map& values, const Origins& origins) {
@@ -71,6 +74,11 @@ KafkaSettings kafka_settings(const po::variables_map& values, const Origins& ori
     log::set_level(values["log-level"].as<std::string>());
   } catch (const std::invalid_argument& e) {
     throw ConfigError(option_label(origins, "log-level") + ": " + e.what());
+  }
+  try {
+    log::set_format(values["log-format"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(option_label(origins, "log-format") + ": " + e.what());
   }
   KafkaSettings settings;
   settings.bootstrap_servers = values["bootstrap-servers"].as<std::string>();

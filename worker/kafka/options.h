@@ -1,5 +1,5 @@
 // The Kafka options every subcommand shares (--bootstrap-servers, --kafka, the client
-// security options, --log-level), checked with librdkafka before anything connects.
+// security options, --log-level, --log-format), checked with librdkafka before anything connects.
 //
 // The security options exist on their own (besides --kafka key=value) so that each can be
 // set through the environment or the config file like any other option:
@@ -17,13 +17,13 @@
 
 namespace auditor::cli {
 
-// Adds --bootstrap-servers, --kafka key=value (repeatable), the security options above and
-// --log-level.
+// Adds --bootstrap-servers, --kafka key=value (repeatable), the security options above,
+// --log-level and --log-format.
 void add_kafka_options(po::options_description& options);
 
-// Reads what add_kafka_options declared, applies --log-level, reads the password file and
-// checks the properties with librdkafka (no connection is made). Throws ConfigError naming
-// the option; the message never contains a secret.
+// Reads what add_kafka_options declared, applies --log-level and --log-format, reads the
+// password file and checks the properties with librdkafka (no connection is made). Throws
+// ConfigError naming the option; the message never contains a secret.
 [[nodiscard]] KafkaSettings kafka_settings(const po::variables_map& values,
                                            const Origins& origins = {});
 
