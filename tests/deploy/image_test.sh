@@ -33,9 +33,8 @@ source "$src/tests/deploy/debian_root.sh"
 debian_root_new "$src"
 debian_root_apt update >/dev/null
 # shellcheck disable=SC2086  # the package list splits into words, as in the Dockerfile
-debian_root_apt install -y --no-install-recommends $packages >"$ROOT.apt.log" 2>&1 ||
-  { cat "$ROOT.apt.log" >&2; rm -f "$ROOT.apt.log"; fail "apt-get install of the runtime packages"; }
-rm -f "$ROOT.apt.log"
+debian_root_apt install -y --no-install-recommends $packages >"$ROOT/apt.log" 2>&1 ||
+  { cat "$ROOT/apt.log" >&2; fail "apt-get install of the runtime packages"; }
 chroot "$ROOT" sh -c "$useradd_cmd"
 mkdir -p "$ROOT$(dirname "$copy_dest")"
 strip -o "$ROOT$copy_dest" "$binary"
@@ -73,7 +72,7 @@ for _ in $(seq 1 120); do
   counted=$("$binary" rollups --output-topic "$id.rollups" --window 1m --json --limit 100000 \
               --timeout 5s 2>/dev/null | python3 -c '
 import json, sys
-print(sum(json.loads(line)["ticks"] for line in sys.stdin if line.strip()))' || echo 0)
+print(sum(json.loads(line)["ticks"] for line in sys.stdin if line.strip()))' || true)
   [[ $counted -eq $ticks ]] && break
   sleep 0.5
 done

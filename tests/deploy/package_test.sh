@@ -31,6 +31,7 @@ for f in Maintainer Description Section Architecture; do
 done
 depends=$(field Depends)
 echo "Depends: $depends"
+depends_names=$(sed -e 's/ ([^)]*)//g' -e 's/, /\n/g' <<<"$depends")
 # The libraries the binary links (independent of dpkg-shlibdeps: readelf's NEEDED list,
 # mapped to their Debian packages on this build host) and adduser for the postinst.
 needed=$(readelf -d "$build/worker/auditor" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
@@ -38,9 +39,16 @@ for lib in $needed; do
   path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
   pkg=$( (dpkg -S "$path" || dpkg -S "$(readlink -f "$path")") 2>/dev/null | head -1 | cut -d: -f1)
   [[ -n $pkg ]] || fail "no package owns $lib ($path)"
-  grep -Eq "(^|, )$pkg( |,|$)" <<<"$depends" || fail "Depends lacks $pkg (for $lib)"
+  # A dependency may name a virtual package the library's package provides
+  # (libspdlog1.10 provides libspdlog1.10-fmt9).
+  names=$(dpkg-query -W -f='${Package}, ${Provides}' "$pkg" | sed 's/ ([^)]*)//g')
+  found=
+  for name in ${names//,/ }; do
+    grep -qxF "$name" <<<"$depends_names" && found=$name
+  done
+  [[ -n $found ]] || fail "Depends lacks $pkg (for $lib)"
 done
-grep -Eq '(^|, )adduser( |,|$)' <<<"$depends" || fail "Depends lacks adduser (postinst)"
+grep -qxF adduser <<<"$depends_names" || fail "Depends lacks adduser (postinst)"
 echo "Depends covers the $(wc -w <<<"$needed") libraries the binary links, and adduser"
 
 files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print $NF }' | sort)
