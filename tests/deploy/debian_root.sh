@@ -15,9 +15,11 @@
 debian_root_cache="${AUDITOR_TOOLS_CACHE:-$HOME/.cache/auditor-tools}/debian-root"
 debian_root_tmp=
 debian_root_mounts=()
+ROOT=
 
 debian_root_cleanup() {
   local p i
+  [[ -n $ROOT ]] || return 0
   for p in /proc/[0-9]*; do
     [[ $(readlink "$p/root" 2>/dev/null) == "$ROOT" ]] && kill -KILL "${p#/proc/}" 2>/dev/null
   done
@@ -43,8 +45,8 @@ debian_root_new() {
   local base
   base=$(bash "$1/scripts/tools/debian-root.sh")
   debian_root_tmp=$(mktemp -d "${TMPDIR:-/tmp}/auditor-root.XXXXXX")
-  trap debian_root_cleanup EXIT
   ROOT=$debian_root_tmp/root
+  trap debian_root_cleanup EXIT
   mkdir -p "$ROOT" "$debian_root_tmp/upper" "$debian_root_tmp/work"
   debian_root_mount -t overlay overlay -o "lowerdir=$base,upperdir=$debian_root_tmp/upper,workdir=$debian_root_tmp/work" "$ROOT" 2>/dev/null ||
     cp -a "$base/." "$ROOT"

@@ -67,7 +67,8 @@ in_image auditor worker --application-id "$id" --input-topic "$id" --output-topi
   --dlq-topic "$id.dlq" --http-port "$port" --commit-interval 200ms >"$log" 2>&1 &
 worker=$!
 counted=0
-for _ in $(seq 1 120); do
+deadline=$((SECONDS + 90))
+while ((SECONDS < deadline)); do
   kill -0 "$worker" 2>/dev/null || { cat "$log" >&2; fail "the worker in the root exited"; }
   counted=$("$binary" rollups --output-topic "$id.rollups" --window 1m --json --limit 100000 \
               --timeout 5s 2>/dev/null | python3 -c '
@@ -76,7 +77,8 @@ print(sum(json.loads(line)["ticks"] for line in sys.stdin if line.strip()))' || 
   [[ $counted -eq $ticks ]] && break
   sleep 0.5
 done
-[[ $counted -eq $ticks ]] || { tail -20 "$log" >&2; fail "rollups count $counted ticks, $ticks produced"; }
+[[ $counted -eq $ticks ]] ||
+  { tail -20 "$log" >&2; fail "after 90 s the rollups count $counted ticks, $ticks produced"; }
 echo "worker in the root: 1m rollups count $counted of $ticks ticks"
 metrics=$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/metrics', timeout=5).read().decode())")
 grep -E '^auditor_(ticks_valid_total|commits_total) ' <<<"$metrics"

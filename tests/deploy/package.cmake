@@ -4,7 +4,7 @@
 # because the roots share the apt caches with image_contents.
 add_test(NAME package_deb
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/package_test.sh ${PROJECT_SOURCE_DIR}
-                 ${PROJECT_BINARY_DIR} ${PROJECT_VERSION})
+                 ${PROJECT_BINARY_DIR} ${PROJECT_VERSION} $<TARGET_FILE:auditor>)
 set_tests_properties(package_deb PROPERTIES LABELS deploy
                                             RESOURCE_LOCK debian_root
                                             TIMEOUT 900)

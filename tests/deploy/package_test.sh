@@ -5,11 +5,12 @@
 # shows as a library the binary cannot load), `auditor --version` run there as the package's
 # user, and the installed units checked by that root's own `systemd-analyze verify` (the
 # systemd the package is for; it must print nothing).
-# Usage: package_test.sh SOURCE_DIR BUILD_DIR VERSION   (as root)
+# Usage: package_test.sh SOURCE_DIR BUILD_DIR VERSION AUDITOR_BINARY   (as root)
 set -euo pipefail
 src=$1
 build=$2
 version=$3
+binary=$4
 started=$(date +%s)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -34,7 +35,7 @@ echo "Depends: $depends"
 depends_names=$(sed -e 's/ ([^)]*)//g' -e 's/, /\n/g' <<<"$depends")
 # The libraries the binary links (independent of dpkg-shlibdeps: readelf's NEEDED list,
 # mapped to their Debian packages on this build host) and adduser for the postinst.
-needed=$(readelf -d "$build/worker/auditor" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
+needed=$(readelf -d "$binary" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
 for lib in $needed; do
   path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
   pkg=$( (dpkg -S "$path" || dpkg -S "$(readlink -f "$path")") 2>/dev/null | head -1 | cut -d: -f1)
@@ -82,7 +83,6 @@ verify=$(chroot "$ROOT" systemd-analyze verify "${units[@]}" 2>&1) || true
 [[ -z $verify ]] || fail "systemd-analyze verify ${units[*]}: $verify"
 echo "systemd-analyze verify ${units[*]}: nothing reported"
 for unit in "${units[@]}"; do
-  chroot "$ROOT" systemd-analyze security --offline=true "$unit" 2>/dev/null | tail -1 |
-    sed "s/^/$unit: /"
+  chroot "$ROOT" systemd-analyze security --offline=true "$unit" 2>/dev/null | tail -1
 done
 echo "PASS in $(( $(date +%s) - started )) s"
