@@ -43,6 +43,10 @@ debian_root_mount() {  # mount arguments..., the mount point last
 
 debian_root_new() {
   local base
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "FAIL: this test needs root (debootstrap, chroot, mount); run it as root" >&2
+    exit 1
+  fi
   base=$(bash "$1/scripts/tools/debian-root.sh")
   debian_root_tmp=$(mktemp -d "${TMPDIR:-/tmp}/auditor-root.XXXXXX")
   ROOT=$debian_root_tmp/root
