@@ -1,6 +1,9 @@
 # auditor in a container: one image, every subcommand (`docker run auditor worker ...`).
 # Multi-stage: the build stage has the compilers and -dev packages, the runtime stage only
-# the shared libraries the binary links (found with ldd on Debian 12, the same release).
+# the packages of the shared libraries the binary links (its NEEDED entries; Debian's
+# RocksDB CMake target is the static library, so RocksDB itself is in the binary but its
+# compression libraries are not). The test image_contents (tests/deploy/image_test.sh)
+# installs exactly this list in a debootstrapped bookworm root and runs a worker there.
 
 FROM debian:bookworm AS build
 RUN apt-get update \
@@ -25,7 +28,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       librdkafka1 libboost-program-options1.74.0 libsimdjson14 libcpp-httplib0.11 \
-      libspdlog1.10 libfmt9 libssl3 ca-certificates \
+      libspdlog1.10 libfmt9 libssl3 libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --create-home --home-dir /var/lib/auditor auditor
 COPY --from=build /src/build/worker/auditor /usr/local/bin/auditor

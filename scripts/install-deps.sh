@@ -12,6 +12,8 @@ packages=(
   libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   openjdk-17-jre-headless openjdk-17-jdk-headless maven curl procps python3 openssl libssl-dev
   chromium docker-compose
+  # the deploy tests image_contents and package_deb: a minimal Debian root
+  debootstrap
 )
 
 missing=()
