@@ -112,7 +112,7 @@ rejects)
       failures=$((failures + 1))
     fi
   }
-  bites unknown-field 'unknown field "spec.podManagmentPolicy"' "$out/base.yaml" \
+  bites unknown-field 'unknown field "podManagmentPolicy"' "$out/base.yaml" \
     's/^  podManagementPolicy:/  podManagmentPolicy:/'
   bites duplicate-field 'already set in map' "$out/base.yaml" \
     '/^  serviceName: /p'

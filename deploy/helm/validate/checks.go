@@ -194,8 +194,11 @@ func (c *checker) checkContainer(o object, ct corev1.Container) {
 		if !hasValue && i+2 < len(ct.Args) {
 			value = ct.Args[i+2]
 		}
-		if isSecret(name) || (name == "kafka" && isSecret(strings.SplitN(value, "=", 2)[0])) {
-			c.fail(o, "container %s: %s %s puts a secret on the command line (auditor refuses it): use a Secret reference", ct.Name, arg, value)
+		property := strings.SplitN(value, "=", 2)[0]
+		if isSecret(name) {
+			c.fail(o, "container %s: --%s puts a secret on the command line (auditor refuses it): use a Secret reference", ct.Name, name)
+		} else if name == "kafka" && isSecret(property) {
+			c.fail(o, "container %s: --kafka %s puts a secret on the command line (auditor refuses it): use a Secret reference", ct.Name, property)
 		}
 		if name == "port" || name == "http-port" {
 			if port, err := strconv.Atoi(value); err != nil || !hasPort([]corev1.Container{ct}, intstr.FromInt32(int32(port))) {

@@ -7,6 +7,15 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+A block of lines (the output of another template) indented by N on a new line; nothing at
+all when it is empty, so optional parts leave no blank lines. Call with (list N text).
+*/}}
+{{- define "auditor.block" -}}
+{{- $n := index . 0 -}}
+{{- with trim (index . 1) }}{{ nindent $n . }}{{ end -}}
+{{- end -}}
+
 {{- define "auditor.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
@@ -35,13 +44,13 @@ app.kubernetes.io/component: {{ .component }}
 The worker's memory request and limit in MiB, from the budgets compiled into the binary
 (values.yaml worker.memoryBudgets explains each and the default figures):
   request = rocksdb + producerQueue + consumers * consumerPrefetch + deferredDeadLetters
-            + ceil(pendingEntries * pendingEntryBytes / MiB) + base
+            + pendingEntries * pendingEntryBytes / MiB + base  (integer MiB)
   limit   = request * limitPercent / 100
 Returns "<request>Mi <limit>Mi".
 */}}
 {{- define "auditor.workerMemory" -}}
 {{- $b := .Values.worker.memoryBudgets -}}
-{{- $pending := div (add (mul (int $b.pendingEntries) (int $b.pendingEntryBytes)) 1048575) 1048576 -}}
+{{- $pending := div (mul (int $b.pendingEntries) (int $b.pendingEntryBytes)) 1048576 -}}
 {{- $request := add (int $b.rocksdbMiB) (int $b.producerQueueMiB) (mul (int $b.consumers) (int $b.consumerPrefetchMiB)) (int $b.deferredDeadLettersMiB) $pending (int $b.baseMiB) -}}
 {{- $limit := div (mul $request (int $b.limitPercent)) 100 -}}
 {{- printf "%dMi %dMi" $request $limit -}}

@@ -50,8 +50,8 @@ spec:
             {{- range .args }}
             - {{ . | quote }}
             {{- end }}
-            {{- include "auditor.httpSecurityArgs" (dict "c" $c) | nindent 12 }}
-            {{- include "auditor.kafkaArgs" $root | nindent 12 }}
+            {{- include "auditor.block" (list 12 (include "auditor.httpSecurityArgs" (dict "c" $c))) }}
+            {{- include "auditor.block" (list 12 (include "auditor.kafkaArgs" $root)) }}
             {{- with $c.extraArgs }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -84,14 +84,14 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
-            {{- include "auditor.httpSecurityMounts" (dict "c" $c) | nindent 12 }}
-            {{- include "auditor.kafkaVolumeMounts" $root | nindent 12 }}
+            {{- include "auditor.block" (list 12 (include "auditor.httpSecurityMounts" (dict "c" $c))) }}
+            {{- include "auditor.block" (list 12 (include "auditor.kafkaVolumeMounts" $root)) }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
-        {{- include "auditor.httpSecurityVolumes" (dict "c" $c) | nindent 8 }}
-        {{- include "auditor.kafkaVolumes" $root | nindent 8 }}
+        {{- include "auditor.block" (list 8 (include "auditor.httpSecurityVolumes" (dict "c" $c))) }}
+        {{- include "auditor.block" (list 8 (include "auditor.kafkaVolumes" $root)) }}
       {{- with $c.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}
