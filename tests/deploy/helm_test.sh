@@ -75,6 +75,10 @@ template)
     expect "$manifest" '^  replicas: 5$' "5 workers"
     expect "$manifest" 'storageClassName: fast-ssd' "storage class"
     expect "$manifest" '^kind: HorizontalPodAutoscaler$' "tick API autoscaler"
+    expect "$manifest" 'name: AUDITOR_INPUT_TOPIC' "worker input topic set"
+    [[ $(grep -cE '^ *(- |value: )"payments\.audit"$' "$manifest") -eq 2 ]] ||
+      { echo "FAIL: the worker and the tick API do not both use topics.input"; exit 1; }
+    echo "ok: the worker reads and the tick API writes topics.input"
     ;;
   minimal)
     expect "$manifest" '^  replicas: 1$' "1 worker"
@@ -90,6 +94,7 @@ rejects)
   mkdir -p "$out"
   render default "$out/base.yaml"
   render secured "$out/base-secured.yaml"
+  render scaled "$out/base-scaled.yaml"
   failures=0
   # CASE EXPECTED-ERROR-TEXT BASE SED-SCRIPT [VALUES-SET]: the mutated render must change,
   # and the validator must exit 1 naming the problem.
@@ -138,9 +143,11 @@ rejects)
     's/\$(POD_NAMESPACE)\.svc/$(POD_NAMESPACES).svc/'
   bites secret-on-command-line 'puts a secret on the command line' "$out/base.yaml" \
     's/^\( *\)- --state-dir$/\1- --kafka-sasl-password\n\1- hunter2\n\1- --state-dir/'
+  bites hpa-without-cpu-request 'requests no cpu' "$out/base-scaled.yaml" \
+    '/^ *cpu: 100m$/d' scaled
   bites secret-not-in-values 'Secret "auditor-kafka-credentials" is not named in the values' \
     "$out/base-secured.yaml" '' wrong-values
-  echo "$((14 - failures)) of 14 broken renders rejected"
+  echo "$((15 - failures)) of 15 broken renders rejected"
   [[ $failures -eq 0 ]]
   ;;
 *)

@@ -275,6 +275,17 @@ func (c *checker) checkScaleTarget(o object, h *autoscalingv2.HorizontalPodAutos
 			if d, ok := w.value.(*appsv1.Deployment); ok && d.Spec.Replicas != nil {
 				c.fail(o, "%s sets replicas, which would fight the autoscaler on every upgrade", w.object)
 			}
+			// A utilization target is a share of the request: without one the HPA does nothing.
+			for _, m := range h.Spec.Metrics {
+				if m.Resource == nil {
+					continue
+				}
+				for _, ct := range w.pod.Spec.Containers {
+					if _, ok := ct.Resources.Requests[m.Resource.Name]; !ok {
+						c.fail(o, "scales on %s, but container %s of %s requests no %s", m.Resource.Name, ct.Name, w.object, m.Resource.Name)
+					}
+				}
+			}
 			return
 		}
 	}
