@@ -4,7 +4,8 @@
 #   helm_test.sh version PROJECT_VERSION       Chart.yaml's appVersion is the CMake project's
 #   helm_test.sh lint                          helm lint --strict, with every value set in ci/
 #   helm_test.sh template SET AUDITOR OUT      helm template with ci/SET-values.yaml, then the
-#                                              validator against the auditor binary's options
+#                                              validator against the auditor binary's options,
+#                                              starting each container's command line (-run)
 #   helm_test.sh rejects AUDITOR OUT           the validator rejects broken renders
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,7 +21,7 @@ render() { # SET OUTFILE
 }
 
 validate() { # SET AUDITOR MANIFEST: the values files the render used, then the manifest
-  "$validator" -auditor "$2" -values "$chart/values.yaml" -values "$chart/ci/$1-values.yaml" \
+  "$validator" -auditor "$2" -run -values "$chart/values.yaml" -values "$chart/ci/$1-values.yaml" \
     "${pending[@]}" "$3"
 }
 
@@ -145,9 +146,13 @@ rejects)
     's/^\( *\)- --state-dir$/\1- --kafka-sasl-password\n\1- hunter2\n\1- --state-dir/'
   bites hpa-without-cpu-request 'requests no cpu' "$out/base-scaled.yaml" \
     '/^ *cpu: 100m$/d' scaled
+  bites bad-duration "'30 s' is not a duration" "$out/base.yaml" \
+    '/name: AUDITOR_GRACE$/{n;s/value: "30s"/value: "30 s"/}'
+  bites file-outside-its-mount "exited (exit status 2) instead of starting" "$out/base-secured.yaml" \
+    's|/etc/auditor/tls/tls.crt|/etc/auditor/tls-certs/tls.crt|' secured
   bites secret-not-in-values 'Secret "auditor-kafka-credentials" is not named in the values' \
     "$out/base-secured.yaml" '' wrong-values
-  echo "$((15 - failures)) of 15 broken renders rejected"
+  echo "$((17 - failures)) of 17 broken renders rejected"
   [[ $failures -eq 0 ]]
   ;;
 *)

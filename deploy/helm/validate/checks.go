@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -27,6 +28,7 @@ type workload struct {
 // checker collects what the decode cannot see: references between objects and to the
 // auditor binary's options. Every problem is an error; counts are for the summary.
 type checker struct {
+	mu          sync.Mutex // runContainers' goroutines report through fail and counts
 	objects     []object
 	workloads   []workload
 	services    map[string]*corev1.Service
@@ -175,6 +177,9 @@ func (c *checker) checkContainer(o object, ct corev1.Container) {
 			c.checkReference(o, "ConfigMap", e.ValueFrom.ConfigMapKeyRef.Name)
 		}
 		if option, ok := envOption(e.Name); ok {
+			if e.Value == "" && e.ValueFrom == nil {
+				c.fail(o, "container %s: %s is empty (a value missing from the values?)", ct.Name, e.Name)
+			}
 			c.checkOption(o, ct.Name, command, option, "environment variable "+e.Name)
 			c.counts["AUDITOR_* variables"]++
 		}

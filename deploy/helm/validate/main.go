@@ -3,15 +3,21 @@
 //
 //   - every document decodes strictly into its real Kubernetes API type (k8s.io/api):
 //     unknown or duplicate fields, wrong value types and unknown kinds are errors;
+//
 //   - references hold: selectors match pod labels, Services and probes name declared
 //     container ports, every volume mount has a volume, a StatefulSet's serviceName is a
 //     rendered headless Service, an HPA's target is rendered, $(VAR) references are
 //     defined before use;
+//
 //   - every Secret and ConfigMap referred to is named in the values (nothing invented);
+//
 //   - every --option in a container's args and every AUDITOR_* variable is an option the
 //     real `auditor <command> --help` lists, and no secret is on a command line.
 //
-// Usage: validate -auditor BIN [-values FILE]... [-pending command:option]... [MANIFEST]
+//   - with -run, each container's command line starts with its environment against the
+//     real binary, which must accept every value and report every option it was given.
+//
+// Usage: validate -auditor BIN [-run] [-values FILE]... [-pending command:option]... [MANIFEST]
 // (MANIFEST defaults to standard input). Exit 0 when all holds, 1 with every problem
 // listed, 2 for bad usage.
 package main
@@ -33,21 +39,22 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
 	binary := flag.String("auditor", "", "the auditor binary whose --help lists the options")
+	run := flag.Bool("run", false, "also start each container's command line (see runcheck.go)")
 	var valueFiles, pending listFlag
 	flag.Var(&valueFiles, "values", "a values file the manifest was rendered with (repeatable)")
 	flag.Var(&pending, "pending", "command:option accepted before the binary has it (repeatable)")
 	flag.Parse()
 	if *binary == "" || flag.NArg() > 1 {
-		fmt.Fprintln(os.Stderr, "usage: validate -auditor BIN [-values FILE]... [-pending command:option]... [MANIFEST]")
+		fmt.Fprintln(os.Stderr, "usage: validate -auditor BIN [-run] [-values FILE]... [-pending command:option]... [MANIFEST]")
 		os.Exit(2)
 	}
-	if err := run(*binary, valueFiles, pending, flag.Arg(0)); err != nil {
+	if err := validate(*binary, *run, valueFiles, pending, flag.Arg(0)); err != nil {
 		fmt.Fprintln(os.Stderr, "validate:", err)
 		os.Exit(2)
 	}
 }
 
-func run(binary string, valueFiles, pending []string, manifest string) error {
+func validate(binary string, start bool, valueFiles, pending []string, manifest string) error {
 	var stream []byte
 	var err error
 	if manifest == "" {
@@ -87,6 +94,9 @@ func run(binary string, valueFiles, pending []string, manifest string) error {
 		c.errors = append(c.errors, "no objects in the manifest")
 	}
 	c.run()
+	if start && len(c.errors) == 0 {
+		c.runContainers()
+	}
 
 	var summary []string
 	for _, k := range sortedKeys(kinds) {
