@@ -28,16 +28,16 @@ type workload struct {
 // checker collects what the decode cannot see: references between objects and to the
 // auditor binary's options. Every problem is an error; counts are for the summary.
 type checker struct {
-	mu          sync.Mutex // runContainers' goroutines report through fail and counts
-	objects     []object
-	workloads   []workload
-	services    map[string]*corev1.Service
-	valueText   map[string]bool // every string in the values files given
-	options     *optionSets
-	errors      []string
-	notes       map[string]bool
-	counts      map[string]int
-	secretNames map[string]bool
+	mu         sync.Mutex // runContainers' goroutines report through fail and counts
+	objects    []object
+	workloads  []workload
+	services   map[string]*corev1.Service
+	valueText  map[string]bool // every string in the values files given
+	options    *optionSets
+	errors     []string
+	notes      map[string]bool
+	counts     map[string]int
+	referenced map[string]bool
 }
 
 func (c *checker) fail(o object, format string, args ...any) {
@@ -226,7 +226,7 @@ func (c *checker) checkOption(o object, container, command, option, where string
 // values, i.e. that the chart invents no names of objects it does not create.
 func (c *checker) checkReference(o object, kind, name string) {
 	c.counts[kind+" references"]++
-	c.secretNames[kind+"/"+name] = true
+	c.referenced[kind+"/"+name] = true
 	if !c.valueText[name] {
 		c.fail(o, "%s %q is not named in the values", kind, name)
 	}

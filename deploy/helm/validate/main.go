@@ -66,11 +66,11 @@ func validate(binary string, start bool, valueFiles, pending []string, manifest 
 		return err
 	}
 	c := &checker{
-		valueText:   map[string]bool{},
-		options:     &optionSets{binary: binary, pending: map[string]bool{}, byCmd: map[string]map[string]bool{}},
-		notes:       map[string]bool{},
-		counts:      map[string]int{},
-		secretNames: map[string]bool{},
+		valueText:  map[string]bool{},
+		options:    &optionSets{binary: binary, pending: map[string]bool{}, byCmd: map[string]map[string]bool{}},
+		notes:      map[string]bool{},
+		counts:     map[string]int{},
+		referenced: map[string]bool{},
 	}
 	for _, p := range pending {
 		c.options.pending[p] = true
@@ -108,8 +108,8 @@ func validate(binary string, start bool, valueFiles, pending []string, manifest 
 		counted = append(counted, fmt.Sprintf("%d %s", c.counts[k], k))
 	}
 	fmt.Printf("checked: %s\n", strings.Join(counted, ", "))
-	if len(c.secretNames) > 0 {
-		fmt.Printf("referenced from the values: %s\n", strings.Join(sortedKeys(c.secretNames), ", "))
+	if len(c.referenced) > 0 {
+		fmt.Printf("referenced from the values: %s\n", strings.Join(sortedKeys(c.referenced), ", "))
 	}
 	for _, n := range sortedKeys(c.notes) {
 		fmt.Println("note:", n)

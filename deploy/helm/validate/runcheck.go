@@ -249,21 +249,33 @@ wait:
 	for _, e := range ct.Env {
 		option, ok := envOption(e.Name)
 		// The command line wins over the environment; a pending option is not logged yet.
-		if !ok || inArgs[option] ||
-			c.options.pending[args[0]+":"+option] && !strings.Contains(log, "config: "+option+" = ") {
+		if !ok || inArgs[option] || c.options.pending[args[0]+":"+option] && !strings.Contains(log, "config: "+option+" = ") {
 			continue
 		}
-		if !strings.Contains(log, "config: "+option+" = ") || !strings.Contains(log, e.Name) {
-			c.fail(w.object, "container %s: auditor did not take %s (no `config: %s = ... (%s)` line)", ct.Name, e.Name, option, e.Name)
+		if origin := configOrigin(log, option); origin != e.Name {
+			c.fail(w.object, "container %s: auditor did not take %s (its configuration log says %s from %q)", ct.Name, e.Name, option, origin)
 		}
 		c.counts["options taken"]++
 	}
 	for option := range inArgs {
-		if !strings.Contains(log, "config: "+option+" = ") {
-			c.fail(w.object, "container %s: auditor did not take --%s", ct.Name, option)
+		if origin := configOrigin(log, option); !strings.Contains(origin, "command line") {
+			c.fail(w.object, "container %s: auditor did not take --%s (its configuration log says it came from %q)", ct.Name, option, origin)
 		}
 		c.counts["options taken"]++
 	}
+}
+
+// configOrigin is where auditor's configuration log says an option came from:
+// "config: grace = 30s (AUDITOR_GRACE)" -> "AUDITOR_GRACE"; "" when it is not logged.
+func configOrigin(log, option string) string {
+	for _, line := range strings.Split(log, "\n") {
+		if _, rest, ok := strings.Cut(line, "config: "+option+" = "); ok {
+			if open := strings.LastIndex(rest, " ("); open >= 0 && strings.HasSuffix(rest, ")") {
+				return rest[open+2 : len(rest)-1]
+			}
+		}
+	}
+	return ""
 }
 
 // lastLine is auditor's reason for stopping.
