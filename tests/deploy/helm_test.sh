@@ -56,6 +56,11 @@ template)
   # What each set is about, in the rendered text.
   case "$set_name" in
   default)
+    # A long release name: every name stays within the API's limits.
+    long="$out/long-release-name.yaml"
+    "$helm" template payments-audit-pipeline-production-eu-west-1 "$chart" >"$long"
+    echo "release payments-audit-pipeline-production-eu-west-1:"
+    "$validator" -auditor "$auditor" -values "$chart/values.yaml" "${pending[@]}" "$long"
     expect "$manifest" '^  replicas: 3$' "3 workers"
     expect "$manifest" 'memory: 573Mi' "worker memory request derived from the budgets (573Mi)"
     expect "$manifest" 'memory: 859Mi' "worker memory limit 150% of the request (859Mi)"
@@ -150,9 +155,11 @@ rejects)
     '/name: AUDITOR_GRACE$/{n;s/value: "30s"/value: "30 s"/}'
   bites file-outside-its-mount "exited (exit status 2) instead of starting" "$out/base-secured.yaml" \
     's|/etc/auditor/tls/tls.crt|/etc/auditor/tls-certs/tls.crt|' secured
+  bites name-too-long 'must be no more than 63 characters' "$out/base.yaml" \
+    's/auditor-worker-headless/auditor-worker-headless-for-the-payments-audit-pipeline-production/'
   bites secret-not-in-values 'Secret "auditor-kafka-credentials" is not named in the values' \
     "$out/base-secured.yaml" '' wrong-values
-  echo "$((17 - failures)) of 17 broken renders rejected"
+  echo "$((18 - failures)) of 18 broken renders rejected"
   [[ $failures -eq 0 ]]
   ;;
 *)

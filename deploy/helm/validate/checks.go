@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // workload is a StatefulSet's or Deployment's pod template with what refers to it.
@@ -64,6 +65,7 @@ func (c *checker) run() {
 		c.checkWorkload(w)
 	}
 	for _, o := range c.objects {
+		c.checkName(o)
 		switch v := o.value.(type) {
 		case *appsv1.StatefulSet:
 			c.checkServiceName(o, v)
@@ -230,6 +232,25 @@ func (c *checker) checkReference(o object, kind, name string) {
 	if !c.valueText[name] {
 		c.fail(o, "%s %q is not named in the values", kind, name)
 	}
+}
+
+// checkName applies the API server's name rules, which a decode does not: a Service's
+// name is a DNS label (63 characters), others DNS subdomains; a StatefulSet's name must
+// leave room for "-<10-character hash>" in its pods' controller-revision-hash label.
+func (c *checker) checkName(o object) {
+	var problems []string
+	switch o.value.(type) {
+	case *corev1.Service:
+		problems = validation.IsDNS1035Label(o.name)
+	case *appsv1.StatefulSet:
+		problems = validation.IsDNS1123Label(o.name + "-0123456789")
+	default:
+		problems = validation.IsDNS1123Subdomain(o.name)
+	}
+	for _, p := range problems {
+		c.fail(o, "name %q: %s", o.name, p)
+	}
+	c.counts["names"]++
 }
 
 func (c *checker) checkServiceName(o object, s *appsv1.StatefulSet) {

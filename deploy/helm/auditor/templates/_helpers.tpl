@@ -1,9 +1,13 @@
-{{/* Names: <release>-auditor unless the release name already says auditor. */}}
+{{/*
+Names: <release>-auditor unless the release name already says auditor; at most 36
+characters, so that "<name>-worker-headless" stays a DNS label (63) and the StatefulSet's
+name one its controller-revision-hash label fits after (52).
+*/}}
 {{- define "auditor.fullname" -}}
 {{- if contains "auditor" .Release.Name -}}
-{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 36 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-auditor" .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- printf "%s-auditor" .Release.Name | trunc 36 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
