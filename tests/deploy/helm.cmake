@@ -29,3 +29,8 @@ add_test(NAME helm_validator_rejects
          COMMAND ${helm_test} rejects $<TARGET_FILE:auditor> ${helm_out}/rejects)
 set_tests_properties(helm_validator_rejects PROPERTIES FIXTURES_REQUIRED helm_tools
                                                        LABELS deploy TIMEOUT 180)
+
+# The validator's own logic (document splitting, strict decode, auditor's naming rules).
+add_test(NAME helm_validator_unit COMMAND ${helm_test} unit)
+set_tests_properties(helm_validator_unit PROPERTIES FIXTURES_REQUIRED helm_tools
+                                                    LABELS deploy TIMEOUT 300)

@@ -7,6 +7,7 @@
 #                                              validator against the auditor binary's options,
 #                                              starting each container's command line (-run)
 #   helm_test.sh rejects AUDITOR OUT           the validator rejects broken renders
+#   helm_test.sh unit                          the validator's Go unit tests
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 chart="$root/deploy/helm/auditor"
@@ -162,8 +163,13 @@ rejects)
   echo "$((18 - failures)) of 18 broken renders rejected"
   [[ $failures -eq 0 ]]
   ;;
+unit)
+  cd "$root/deploy/helm/validate"
+  GOMODCACHE="$(dirname "$bin")/go-mod" GOFLAGS=-modcacherw GOTOOLCHAIN=local \
+    "$(command -v go || echo /usr/local/go/bin/go)" test -v ./...
+  ;;
 *)
-  echo "usage: $0 tools|version|lint|template|rejects ..." >&2
+  echo "usage: $0 tools|version|lint|template|rejects|unit ..." >&2
   exit 2
   ;;
 esac
