@@ -9,6 +9,8 @@ started=$(date +%s)
 bash "$root/scripts/install-deps.sh"
 bash "$root/scripts/build.sh"
 bash "$root/scripts/kafka.sh" start
+# helm and the chart validator for the deploy label (cached; minutes only the first time).
+bash "$root/scripts/tools/helm.sh"
 ctest --test-dir "$root/build" --output-on-failure -L 'unit|integration|robustness|deploy'
 bash "$root/scripts/fuzz.sh" "${AUDITOR_CI_FUZZ_SECONDS:-15}"
 echo "test.sh: all tests passed in $(( $(date +%s) - started )) s"
