@@ -31,9 +31,12 @@ RUN apt-get update \
       libspdlog1.10 libfmt9 libssl3 libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --create-home --home-dir /var/lib/auditor auditor
+ && groupadd --system --gid 10001 auditor \
+ && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/auditor auditor
 COPY --from=build /src/build/worker/auditor /usr/local/bin/auditor
-USER auditor
+# Numeric, and the same as the Helm chart's securityContext (runAsUser 10001), so a
+# cluster's runAsNonRoot check can verify it without reading /etc/passwd.
+USER 10001
 WORKDIR /var/lib/auditor
 ENTRYPOINT ["auditor"]
 CMD ["--help"]

@@ -19,7 +19,9 @@ stage=$(awk '/^FROM / { s = "" } { s = s $0 "\n" } END { printf "%s", s }' "$src
 run_parts=$(grep '^RUN ' <<<"$stage" | sed -e 's/^RUN //' -e 's/&&/\n/g')
 packages=$(grep 'apt-get install' <<<"$run_parts" | tr ' ' '\n' |
              sed -n '/^install$/,$p' | grep -v -e '^install$' -e '^-' -e '^$' | tr '\n' ' ')
-useradd_cmd=$(grep -E '^\s*useradd ' <<<"$run_parts" | sed -e 's/^\s*//' -e 's/\s*$//')
+# The group and user commands, in order, joined into one shell command.
+useradd_cmd=$(grep -E '^\s*(groupadd|useradd) ' <<<"$run_parts" | sed -e 's/^\s*//' -e 's/\s*$//' |
+                paste -sd ';')
 copy_dest=$(awk '$1 == "COPY" && $2 ~ /^--from=/ && $3 ~ /\/auditor$/ { print $4 }' <<<"$stage")
 user=$(awk '$1 == "USER" { print $2 }' <<<"$stage")
 workdir=$(awk '$1 == "WORKDIR" { print $2 }' <<<"$stage")
