@@ -17,14 +17,15 @@
 set(prometheus_dir ${PROJECT_SOURCE_DIR}/deploy/prometheus)
 find_program(AUDITOR_PROMTOOL promtool)
 find_program(AUDITOR_PROMETHEUS prometheus)
-find_program(AUDITOR_PYTHON3 python3)
+# Debian's python3, which python3-yaml is for (a python3 earlier in PATH may lack yaml).
+find_program(AUDITOR_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
 set(k8s_as_file_sd ${CMAKE_CURRENT_SOURCE_DIR}/prometheus_kubernetes_as_file_sd.py)
 set(k8s_checked ${CMAKE_CURRENT_BINARY_DIR}/prometheus-kubernetes/prometheus.yml)
 
 add_test(NAME prometheus_check_config
          COMMAND promtool check config ${prometheus_dir}/prometheus.yml)
 add_test(NAME prometheus_check_kubernetes_config
-         COMMAND sh -c "python3 \"$0\" \"$1\" \"$2\" && promtool check config \"$2\""
+         COMMAND sh -c "${AUDITOR_PYTHON3} \"$0\" \"$1\" \"$2\" && promtool check config \"$2\""
                  ${k8s_as_file_sd} ${prometheus_dir}/kubernetes.yml ${k8s_checked})
 add_test(NAME prometheus_check_rules
          COMMAND promtool check rules ${prometheus_dir}/alerts.yml)
@@ -32,7 +33,7 @@ add_test(NAME prometheus_test_rules
          COMMAND promtool test rules alerts_test.yml
          WORKING_DIRECTORY ${prometheus_dir})
 add_test(NAME prometheus_rules_coverage
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/prometheus_rules_coverage.py
+         COMMAND ${AUDITOR_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/prometheus_rules_coverage.py
                  ${prometheus_dir}/alerts.yml ${prometheus_dir}/alerts_test.yml)
 set_tests_properties(prometheus_check_config prometheus_check_kubernetes_config
                      prometheus_check_rules prometheus_test_rules prometheus_rules_coverage
