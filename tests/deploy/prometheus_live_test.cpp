@@ -112,7 +112,7 @@ ToolRun check_metrics(const std::string& service, int port) {
 // GET on Prometheus's HTTP API; the "data" member, or null (with the reason on stderr).
 json api(int port, const std::string& path, const std::string& query = "") {
   const auto res =
-      client_for(port).Get((path + (query.empty() ? "" : "?query=" + url_encode(query))).c_str());
+      client_for(port).Get(path + (query.empty() ? "" : "?query=" + url_encode(query)));
   if (!res || res->status != 200) {
     std::cerr << "GET " << path << " " << query << ": "
               << (res ? std::to_string(res->status) + " " + res->body : "no answer") << "\n";
@@ -241,6 +241,7 @@ TEST(PrometheusLive, ScrapesTheServicesMeasuresTheTickRateAndLoadsTheAlerts) {
   std::atomic<int> refused{0};
   const auto start = Clock::now();
   std::vector<std::thread> posters;
+  posters.reserve(kPosters);
   for (int k = 0; k < kPosters; ++k) {
     posters.emplace_back([&, k] {
       auto c = tick_api.client();
