@@ -1,7 +1,8 @@
 // A real Prometheus (Debian's) scraping a real worker, tick API and dashboard against the
 // real broker, with the repository's deploy/prometheus/kubernetes.yml and alerts.yml:
 //
-// 1. `promtool check metrics` finds no problem in any of the three /metrics.
+// 1. `promtool check metrics` finds no problem in any of the three /metrics (checked last,
+//    once ticks flowed and every labelled series exists).
 // 2. Prometheus runs kubernetes.yml with its pod discovery swapped for a file of three
 //    annotated "pods" (the three services) and two that must be dropped (not annotated;
 //    pending): the relabeling must find exactly the three, named auditor-worker,
@@ -18,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <regex>
