@@ -14,6 +14,9 @@ packages=(
   chromium docker-compose
   # the deploy tests image_contents and package_deb: a minimal Debian root
   debootstrap
+  # promtool and a real Prometheus for the alert rules and the live scrape test
+  # (tests/deploy/prometheus.cmake); python3-yaml for its rules coverage check.
+  prometheus python3-yaml
 )
 
 missing=()
@@ -28,6 +31,17 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The prometheus package starts its own server on :9090 (through systemd, or its init
+  # script where no systemd runs and no policy-rc.d forbids it). The tests run their own on
+  # a free port and only need the binaries: stop and disable the package's server.
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    if [[ -d /run/systemd/system ]]; then
+      "${sudo_cmd[@]}" systemctl disable --now prometheus.service
+    else
+      "${sudo_cmd[@]}" /etc/init.d/prometheus stop >/dev/null || true
+      "${sudo_cmd[@]}" update-rc.d prometheus disable >/dev/null
+    fi
+  fi
 else
   echo "install-deps: all packages present"
 fi

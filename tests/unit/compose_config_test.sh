@@ -2,7 +2,8 @@
 # Validates docker-compose.yml without a Docker engine: Debian's docker-compose (v1) parses
 # and resolves it (`config`), and the resolved file must keep the properties the README
 # promises: the generator only under the `demo` profile, and a worker that scales
-# (`--scale worker=3`: no fixed host port, container name or instance id).
+# (`--scale worker=3`: no fixed host port, container name or instance id), and a Prometheus
+# running deploy/prometheus/prometheus.yml, mounted read-only.
 set -euo pipefail
 compose_file=${1:?usage: compose_config_test.sh docker-compose.yml}
 cd "$(dirname "$compose_file")"
@@ -11,10 +12,10 @@ command -v docker-compose >/dev/null || { echo "docker-compose not installed (sc
 docker-compose -f "$compose_file" config -q
 services=$(docker-compose -f "$compose_file" config --services | sort | tr '\n' ' ')
 echo "services: $services"
-[[ $services == "dashboard generator kafka tick-api worker " ]] || { echo "unexpected services"; exit 1; }
+[[ $services == "dashboard generator kafka prometheus tick-api worker " ]] || { echo "unexpected services"; exit 1; }
 
 docker-compose -f "$compose_file" --profile demo config | python3 -c '
-import sys, yaml
+import os, sys, yaml
 config = yaml.safe_load(sys.stdin)
 services = config["services"]
 worker = services["worker"]
@@ -37,6 +38,16 @@ if not image.startswith("apache/kafka:4."):
 for name in ("worker", "tick-api", "dashboard", "generator"):
     if "build" not in services[name] and "image" not in services[name]:
         problems.append(name + " has neither build nor image")
+prometheus = services["prometheus"]
+mounts = [v if isinstance(v, str) else v.get("source", "") + ":" + v.get("target", "") +
+          (":ro" if v.get("read_only") else "") for v in prometheus.get("volumes", [])]
+config_dir = os.path.join(os.getcwd(), "deploy", "prometheus")
+if config_dir + ":/etc/prometheus:ro" not in mounts:
+    problems.append("prometheus does not mount " + config_dir + " read-only: " + str(mounts))
+if "--config.file=/etc/prometheus/prometheus.yml" not in prometheus.get("command", []):
+    problems.append("prometheus does not run /etc/prometheus/prometheus.yml")
+if not os.path.isfile(os.path.join(config_dir, "prometheus.yml")):
+    problems.append("deploy/prometheus/prometheus.yml is missing")
 print("\n".join(problems) or "compose: ok")
 sys.exit(1 if problems else 0)
 '

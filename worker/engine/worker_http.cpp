@@ -33,9 +33,11 @@ double load(const WorkerMetrics::Counter& c) {
 }  // namespace
 
 std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
-                           const WindowSet& windows) {
+                           const WindowSet& windows, const Health& health) {
   prometheus::Writer w;
   w.build_info();
+  w.gauge("auditor_healthy", "1 while GET /healthz answers 200, 0 while it answers 503",
+          health.ok ? 1.0 : 0.0);
   w.counter("auditor_records_consumed_total", "Records consumed, by stage and topic",
             load(m.input_records), {{"stage", "ingest"}, {"topic", "input"}});
   w.counter("auditor_records_consumed_total", "", load(m.repartition_records_in),
@@ -150,7 +152,8 @@ WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard
                   {"standby", s.standby_tasks}}}});
   });
   server.get("/metrics", [&](const web::Request&, web::Response& res) {
-    res.body = render_metrics(metrics, status.snapshot(), windows);
+    res.body = render_metrics(metrics, status.snapshot(), windows,
+                              status.health(kStuckAfter, kFailingAfter));
     res.content_type = "text/plain; version=0.0.4";
   });
   server.get("/rollups", [&](const web::Request& req, web::Response& res) {

@@ -38,8 +38,8 @@ class WorkerHttp {
   std::thread thread_;
 };
 
-// The /metrics body.
+// The /metrics body; `health` is what /healthz answers at the same moment.
 [[nodiscard]] std::string render_metrics(const WorkerMetrics& metrics, const StatusSnapshot& status,
-                                         const WindowSet& windows);
+                                         const WindowSet& windows, const Health& health);
 
 }  // namespace auditor

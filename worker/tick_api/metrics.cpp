@@ -40,7 +40,11 @@ std::string Metrics::render() const {
   for (std::size_t p = 0; p < kPaths; ++p) {
     for (std::size_t s = 0; s < kStatuses.size(); ++s) {
       const auto n = requests_[p][s].load(std::memory_order_relaxed);
-      if (n == 0) continue;
+      // The produce routes' series exist from the start, so that rate() sees the first
+      // errors (a series born with its first 503 would hide that one); the others appear
+      // when used.
+      const bool produce_route = kPathNames[p] == "/tick" || kPathNames[p] == "/ticks";
+      if (n == 0 && !produce_route) continue;
       const std::string status =
           kStatuses[s] == 0 ? std::string("other") : std::to_string(kStatuses[s]);
       w.counter("auditor_tick_api_requests_total", "HTTP requests by route and status code",
