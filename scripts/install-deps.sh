@@ -12,6 +12,8 @@ packages=(
   libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   openjdk-17-jre-headless openjdk-17-jdk-headless maven curl procps python3 openssl libssl-dev
   chromium docker-compose
+  # the tick API's OpenAPI test: schemathesis in a venv (scripts/tools/schemathesis.sh)
+  python3-venv
 )
 
 missing=()

@@ -128,5 +128,23 @@ TEST(TickApiValidation, WhatTheApiAcceptsTheWorkerAccepts) {
   }
 }
 
+// POST /tick with a body and query parameters (schemathesis found the API answering 200 to
+// `?count=0` with a valid body: the document declares both, so both are validated).
+TEST(TickApiValidation, QueryParametersBesideABodyAreValidatedToo) {
+  const std::string body = R"({"process_name":"p","process_activity":"a","count":2})";
+  const auto ok = tick_from_request({{"count", "3"}}, body);
+  ASSERT_TRUE(std::holds_alternative<TickInput>(ok));
+  EXPECT_EQ(std::get<TickInput>(ok).count, 2);  // the body's tick, not the query's
+  const auto bad = errors_of(tick_from_request({{"count", "0"}, {"process_name", ""}}, "{}"));
+  ASSERT_EQ(bad.size(), 4U);  // the present query parameters first, then the body's
+  EXPECT_EQ(bad[0].loc, json({"query", "process_name"}));
+  EXPECT_EQ(bad[1].loc, json({"query", "count"}));
+  EXPECT_EQ(bad[1].type, "greater_than_equal");
+  EXPECT_EQ(bad[2].loc, json({"body", "process_name"}));
+  EXPECT_EQ(bad[2].type, "missing");
+  // Without a body the query is the tick: missing parameters are errors there.
+  EXPECT_EQ(errors_of(tick_from_request({}, "")).size(), 2U);
+}
+
 }  // namespace
 }  // namespace auditor::tick_api

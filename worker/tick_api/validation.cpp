@@ -234,6 +234,22 @@ Validated<TickInput> tick_from_json(std::string_view body) {
   return tick_from_value(std::get<json>(parsed), json::array({"body"}));
 }
 
+Validated<TickInput> tick_from_request(const std::multimap<std::string, std::string>& params,
+                                       std::string_view body) {
+  if (body.empty()) return tick_from_query(params);
+  auto tick = tick_from_json(body);
+  auto query = tick_from_query(params);
+  auto* errors = std::get_if<Errors>(&query);
+  if (errors == nullptr) return tick;
+  // With a body, the parameters are optional: only present ones can be wrong.
+  std::erase_if(*errors, [](const FieldError& e) { return e.type == "missing"; });
+  if (errors->empty()) return tick;
+  if (const auto* body_errors = std::get_if<Errors>(&tick)) {
+    errors->insert(errors->end(), body_errors->begin(), body_errors->end());
+  }
+  return std::move(*errors);
+}
+
 Validated<std::vector<TickInput>> ticks_from_json(std::string_view body) {
   auto parsed = parse_body(body);
   if (auto* errors = std::get_if<Errors>(&parsed)) return std::move(*errors);

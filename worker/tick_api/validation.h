@@ -52,6 +52,13 @@ using Validated = std::variant<T, Errors>;
 // A JSON object body for POST /tick.
 [[nodiscard]] Validated<TickInput> tick_from_json(std::string_view body);
 
+// The tick of a POST /tick: from its JSON body when it has one (whatever its Content-Type,
+// as the seed API did), else from its query parameters. Query parameters given with a body
+// are validated too (FastAPI validates every parameter it declares and is given, and the
+// OpenAPI document declares both); their errors come first, as FastAPI orders them.
+[[nodiscard]] Validated<TickInput> tick_from_request(
+    const std::multimap<std::string, std::string>& params, std::string_view body);
+
 // A JSON array body for POST /ticks: every element is validated, and one bad element makes
 // the whole batch invalid (all or nothing).
 [[nodiscard]] Validated<std::vector<TickInput>> ticks_from_json(std::string_view body);
