@@ -28,6 +28,11 @@ const json& schema(const std::string& name) {
   return document().at("components").at("schemas").at(name);
 }
 
+bool required(const std::string& field) {
+  const json& names = schema("Tick").at("required");
+  return std::find(names.begin(), names.end(), field) != names.end();
+}
+
 const json& query_parameter(const std::string& name) {
   for (const auto& p : document().at("paths").at("/tick").at("post").at("parameters")) {
     if (p.at("name") == name) return p;
@@ -89,7 +94,7 @@ TEST(TickApiOpenApi, NameLimitsAreTheValidatorsOnEitherSide) {
     const json& body = schema("Tick").at("properties").at(field);
     const json& query = query_parameter(field).at("schema");
     EXPECT_EQ(body, query) << field;
-    EXPECT_TRUE(schema("Tick").at("required").contains(field));
+    EXPECT_TRUE(required(field));
     // ASCII: one character, one byte, so maxLength and the byte limit are the same bound.
     const auto min = body.at("minLength").get<std::size_t>();
     const auto max = body.at("maxLength").get<std::size_t>();
@@ -117,10 +122,10 @@ TEST(TickApiOpenApi, CountLimitsAndDefaultAreTheValidators) {
     EXPECT_EQ(s.at("type"), "integer");
     const auto min = s.at("minimum").get<std::int64_t>();
     const auto max = s.at("maximum").get<std::int64_t>();
-    for (const auto [value, expected] : {std::pair{min, "ok"},
-                                         {max, "ok"},
-                                         {min - 1, "greater_than_equal"},
-                                         {max + 1, "less_than_equal"}}) {
+    for (const auto& [value, expected] : {std::pair{min, "ok"},
+                                          {max, "ok"},
+                                          {min - 1, "greater_than_equal"},
+                                          {max + 1, "less_than_equal"}}) {
       EXPECT_EQ(type_of(tick_from_json(body_with("count", value))), expected) << value;
       EXPECT_EQ(type_of(tick_from_query(query_with("count", std::to_string(value)))), expected)
           << value;
@@ -129,7 +134,7 @@ TEST(TickApiOpenApi, CountLimitsAndDefaultAreTheValidators) {
     ASSERT_EQ(type_of(absent), "ok");
     EXPECT_EQ(std::get<TickInput>(absent).count, s.at("default").get<std::int64_t>());
   }
-  EXPECT_FALSE(schema("Tick").at("required").contains("count"));
+  EXPECT_FALSE(required("count"));
 }
 
 TEST(TickApiOpenApi, BatchLimitIsTheValidators) {
@@ -157,9 +162,10 @@ TEST(TickApiOpenApi, ErrorBodiesHaveTheDocumentedShape) {
   const json& item = schema("ValidationError");
   const auto errors = std::get<Errors>(ticks_from_json(R"([{"count": 0}, 5])"));
   const json body = json::parse(error_body(errors).dump());
-  ASSERT_EQ(body.at("detail").size(), 5U);  // two names missing, a count, a non-object
+  ASSERT_EQ(body.at("detail").size(), 4U);  // two names missing, a count, a non-object
   for (const json& entry : body.at("detail")) {
-    for (const auto& key : item.at("required")) EXPECT_TRUE(entry.contains(key)) << entry;
+    for (const auto& key : item.at("required"))
+      EXPECT_TRUE(entry.contains(key.get<std::string>())) << entry;
     for (const auto& [key, value] : entry.items()) {
       EXPECT_TRUE(item.at("properties").contains(key)) << key;
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <optional>
 
 #include "topology/tick_parser.h"
@@ -132,8 +133,25 @@ Validated<TickInput> tick_from_value(const json& value, const json& prefix) {
     } else if (it->is_number_integer()) {
       tick.count = it->get<std::int64_t>();
       if (auto error = check_count_range(loc, tick.count, *it)) errors.push_back(std::move(*error));
+    } else if (it->is_number_float()) {
+      // 2.0 is an integer to JSON Schema (the OpenAPI document's "type": "integer") and to
+      // the seed's pydantic: taken as 2. The record written carries the integer.
+      const double d = it->get<double>();
+      if (d != std::floor(d)) {
+        errors.push_back({loc,
+                          "Input should be a valid integer, got a number with a fractional part",
+                          "int_from_float", *it});
+      } else if (auto error = check_count_range(
+                     loc,
+                     d < 1 ? 0
+                           : (d > kMaxTickCount ? kMaxTickCount + 1 : static_cast<std::int64_t>(d)),
+                     *it)) {
+        errors.push_back(std::move(*error));
+      } else {
+        tick.count = static_cast<std::int64_t>(d);
+      }
     } else {
-      // Strict, like the worker: 1.0, "5", true and null are not integers (DESIGN.md).
+      // "5", true and null are not integers (nor to the worker, DESIGN.md).
       errors.push_back({loc, "Input should be a valid integer", "int_type", *it});
     }
   }

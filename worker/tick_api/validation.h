@@ -7,8 +7,9 @@
 // Anything the API accepts, the worker accepts (checked by
 // tests/unit/worker_tick_api_validation_test and fuzz/tick_api_validation_fuzz). Where a
 // body's verdict differs from the worker's: the API takes the last of duplicate fields (the
-// worker rejects the record) and ignores `timestamp`; and a number beyond double's range
-// anywhere in the body (1e400, valid JSON that nlohmann cannot hold) makes it json_invalid,
+// worker rejects the record), takes a count of 2.0 as 2 (JSON Schema's integer, as the
+// seed's pydantic did; the worker rejects it) and ignores `timestamp`; and a number beyond double's
+// range anywhere in the body (1e400, valid JSON that nlohmann cannot hold) makes it json_invalid,
 // where the worker skips it in a field it ignores.
 #pragma once
 
