@@ -8,7 +8,7 @@
 # Usage: openapi_test.sh <auditor binary> [schemathesis max examples per operation]
 set -euo pipefail
 auditor=$1
-examples=${2:-60}
+examples=${2:-100}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 st=$(bash "$root/scripts/tools/schemathesis.sh")
 work=$(mktemp -d)
