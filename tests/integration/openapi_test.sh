@@ -79,10 +79,11 @@ done
 
 # schemathesis: every check (tests/integration/schemathesis.toml says where it is relaxed)
 # but unsupported_method, checked above instead: methods cpp-httplib does not route
-# (TRACE, QUERY) get its 400 before any handler of ours; the run is bounded by examples and by time.
+# (TRACE, QUERY) get its 400 before any handler of ours. Bounded by examples and by time.
 started=$(date +%s)
 set +e
-(cd "$work" && timeout 150 "$st" --config-file "$root/tests/integration/schemathesis.toml" run "$base/openapi.json" \
+(cd "$work" && timeout 150 "$st" --config-file "$root/tests/integration/schemathesis.toml" \
+  run "$base/openapi.json" \
   --checks all --exclude-checks unsupported_method \
   -H "Authorization: Bearer $token" --max-examples "$examples" --workers 1 \
   --request-timeout 10 --generation-database none --no-color \

@@ -85,8 +85,8 @@ void refuse_unread(const httplib::Request& req, httplib::Response& res) {
 }
 
 // What is checked once a request's head is in, before its body is read and before any
-// route: the token, the method, then the declared body size. Fills `res` and returns true when the
-// request is refused.
+// route: the token, the method, then the declared body size. Fills `res` and returns true
+// when the request is refused.
 class Gate {
  public:
   Gate(const Server::Options& options, std::shared_ptr<const Server::Methods> methods)
