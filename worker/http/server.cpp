@@ -178,7 +178,7 @@ Server::Server(std::string name, const Options& options)
         return gate->refuses(req, res) ? res.status : 100;
       });
   // cpp-httplib answers some requests itself, without a body and without reading theirs: a
-  // method it does not route (TRACE, QUERY: 400, its headers unread too), a path without a
+  // method it does not know (QUERY: 400, its headers unread too), a path without a
   // route (404), an over-long URI (414). What it left unread would be parsed as the next
   // request on the connection (schemathesis saw every later request on it answered 400 or
   // 414): such an answer ends the connection. Ours always have a body.
