@@ -141,12 +141,8 @@ Validated<TickInput> tick_from_value(const json& value, const json& prefix) {
         errors.push_back({loc,
                           "Input should be a valid integer, got a number with a fractional part",
                           "int_from_float", *it});
-      } else if (auto error = check_count_range(
-                     loc,
-                     d < 1 ? 0
-                           : (d > kMaxTickCount ? kMaxTickCount + 1 : static_cast<std::int64_t>(d)),
-                     *it)) {
-        errors.push_back(std::move(*error));
+      } else if (d < 1 || d > kMaxTickCount) {
+        errors.push_back(*check_count_range(loc, d < 1 ? 0 : kMaxTickCount + 1, *it));
       } else {
         tick.count = static_cast<std::int64_t>(d);
       }
