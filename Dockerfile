@@ -11,7 +11,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config \
       librdkafka-dev librocksdb-dev nlohmann-json3-dev libboost-program-options-dev \
       libsimdjson-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev \
-      libssl-dev \
+      libssl-dev npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -19,6 +19,7 @@ COPY . .
 # (docker compose passes it from AUDITOR_COMMIT), else `auditor --version` says "unknown".
 ARG AUDITOR_COMMIT=
 # Only the binary: the tests need a broker and run in CI, not in the image build.
+# Configuring fetches the tick API's /docs assets (scripts/tools/web-assets.sh: npm).
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUDITOR_WERROR=OFF \
       -DAUDITOR_COMMIT="${AUDITOR_COMMIT}" \
  && cmake --build build --target auditor \

@@ -17,12 +17,19 @@ packages=(
   # promtool and a real Prometheus for the alert rules and the live scrape test
   # (tests/deploy/prometheus.cmake); python3-yaml for its rules coverage check.
   prometheus python3-yaml
+  # the tick API's OpenAPI test: schemathesis in a venv (scripts/tools/schemathesis.sh)
+  python3-venv
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+
+# npm fetches the /docs page's assets at configure time (scripts/tools/web-assets.sh). The
+# machines come with Node.js and npm; Debian's npm only where neither is there (it would
+# clash with another Node.js install).
+command -v npm >/dev/null || missing+=(npm)
 
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"

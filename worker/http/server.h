@@ -73,6 +73,7 @@ void close_connection_after_response();
 // TLS: closed; a handshake could take a slow client long).
 class Server {
  public:
+  using Methods = std::map<std::string, std::vector<std::string>>;
   struct Options {
     std::size_t max_connections = 16;
     std::string internal_error_body = R"({"error":"internal error"})";  // 500 when a handler throws
@@ -117,6 +118,10 @@ class Server {
  private:
   std::string name_;
   std::shared_ptr<const TlsContext> tls_;  // outlives server_, which uses it
+  // Path -> the methods it has routes for: another method on such a path is answered 405
+  // with Allow (as Starlette did for the seed API), not 400 or 404. Written by get() and
+  // post() before listen(), only read after.
+  std::shared_ptr<Methods> methods_;
   std::unique_ptr<Listener> server_;
 };
 

@@ -18,6 +18,7 @@
 #include "worker/kafka/admin.h"
 #include "worker/kafka/options.h"
 #include "worker/tick_api/metrics.h"
+#include "worker/tick_api/openapi.h"
 #include "worker/tick_api/producer.h"
 #include "worker/tick_api/validation.h"
 
@@ -69,6 +70,8 @@ TickApiOptions read_options(int argc, char** argv, bool& help) {
   http.internal_error_body = R"({"detail":"internal error"})";
   // Each acknowledged request needs a round trip to Kafka: let clients keep connections.
   http.keep_alive_requests = 100000;
+  // The contract is no secret, and clients need it to learn they need a token.
+  for (auto& path : tick_api::docs_paths()) http.open_paths.push_back(std::move(path));
   o.http = web::service_settings(v, origins, kServiceDefaults, http);
   o.partitions = v["partitions"].as<int>();
   if (o.partitions < 1) throw ConfigError("--partitions: must be >= 1");
@@ -117,6 +120,7 @@ class TickApi {
       res.body = metrics_.render();
       res.content_type = "text/plain; version=0.0.4";
     });
+    docs_routes(server);
     server.on_response(
         [this](const std::string& path, int status) { metrics_.count_request(path, status); });
   }
@@ -143,11 +147,31 @@ class TickApi {
   }
 
  private:
-  // An empty body means query parameters; anything else is JSON, whatever its
-  // Content-Type (as the seed API did).
+  void docs_routes(web::Server& server) const {
+    server.get("/openapi.json", [doc = tick_api::openapi_document(o_.http.server.auth != nullptr)](
+                                    const web::Request& /*req*/, web::Response& res) {
+      res.body = doc;
+      res.headers.emplace_back("Cache-Control", "no-cache");
+    });
+    server.get("/docs",
+               [page = tick_api::docs_page()](const web::Request& /*req*/, web::Response& res) {
+                 res.body = page;
+                 res.content_type = "text/html; charset=utf-8";
+                 res.headers.emplace_back("Cache-Control", "no-cache");
+               });
+    for (const auto& asset : tick_api::docs_assets()) {
+      server.get("/docs/" + std::string(asset.name),
+                 [asset](const web::Request& /*req*/, web::Response& res) {
+                   res.body = asset.bytes;
+                   res.content_type = asset.content_type;
+                   // The page asks for them with ?v=<Swagger UI version>: never stale.
+                   res.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+                 });
+    }
+  }
+
   void post_tick(const web::Request& req, web::Response& res) {
-    auto input = req.body.empty() ? tick_api::tick_from_query(req.params)
-                                  : tick_api::tick_from_json(req.body);
+    auto input = tick_api::tick_from_request(req.params, req.body);
     if (const auto* errors = std::get_if<tick_api::Errors>(&input)) {
       return reply_json(res, 422, tick_api::error_body(*errors));
     }

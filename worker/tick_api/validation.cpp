@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <optional>
 
 #include "topology/tick_parser.h"
@@ -132,8 +133,21 @@ Validated<TickInput> tick_from_value(const json& value, const json& prefix) {
     } else if (it->is_number_integer()) {
       tick.count = it->get<std::int64_t>();
       if (auto error = check_count_range(loc, tick.count, *it)) errors.push_back(std::move(*error));
+    } else if (it->is_number_float()) {
+      // 2.0 is an integer to JSON Schema (the OpenAPI document's "type": "integer") and to
+      // the seed's pydantic: taken as 2. The record written carries the integer.
+      const double d = it->get<double>();
+      if (d != std::floor(d)) {
+        errors.push_back({loc,
+                          "Input should be a valid integer, got a number with a fractional part",
+                          "int_from_float", *it});
+      } else if (d < 1 || d > kMaxTickCount) {
+        errors.push_back(*check_count_range(loc, d < 1 ? 0 : kMaxTickCount + 1, *it));
+      } else {
+        tick.count = static_cast<std::int64_t>(d);
+      }
     } else {
-      // Strict, like the worker: 1.0, "5", true and null are not integers (DESIGN.md).
+      // "5", true and null are not integers (nor to the worker, DESIGN.md).
       errors.push_back({loc, "Input should be a valid integer", "int_type", *it});
     }
   }
@@ -232,6 +246,22 @@ Validated<TickInput> tick_from_json(std::string_view body) {
   auto parsed = parse_body(body);
   if (auto* errors = std::get_if<Errors>(&parsed)) return std::move(*errors);
   return tick_from_value(std::get<json>(parsed), json::array({"body"}));
+}
+
+Validated<TickInput> tick_from_request(const std::multimap<std::string, std::string>& params,
+                                       std::string_view body) {
+  if (body.empty()) return tick_from_query(params);
+  auto tick = tick_from_json(body);
+  auto query = tick_from_query(params);
+  auto* errors = std::get_if<Errors>(&query);
+  if (errors == nullptr) return tick;
+  // With a body, the parameters are optional: only present ones can be wrong.
+  std::erase_if(*errors, [](const FieldError& e) { return e.type == "missing"; });
+  if (errors->empty()) return tick;
+  if (const auto* body_errors = std::get_if<Errors>(&tick)) {
+    errors->insert(errors->end(), body_errors->begin(), body_errors->end());
+  }
+  return std::move(*errors);
 }
 
 Validated<std::vector<TickInput>> ticks_from_json(std::string_view body) {

@@ -7,8 +7,9 @@
 // Anything the API accepts, the worker accepts (checked by
 // tests/unit/worker_tick_api_validation_test and fuzz/tick_api_validation_fuzz). Where a
 // body's verdict differs from the worker's: the API takes the last of duplicate fields (the
-// worker rejects the record) and ignores `timestamp`; and a number beyond double's range
-// anywhere in the body (1e400, valid JSON that nlohmann cannot hold) makes it json_invalid,
+// worker rejects the record), takes a count of 2.0 as 2 (JSON Schema's integer, as the
+// seed's pydantic did; the worker rejects it) and ignores `timestamp`; and a number beyond double's
+// range anywhere in the body (1e400, valid JSON that nlohmann cannot hold) makes it json_invalid,
 // where the worker skips it in a field it ignores.
 #pragma once
 
@@ -51,6 +52,13 @@ using Validated = std::variant<T, Errors>;
 
 // A JSON object body for POST /tick.
 [[nodiscard]] Validated<TickInput> tick_from_json(std::string_view body);
+
+// The tick of a POST /tick: from its JSON body when it has one (whatever its Content-Type,
+// as the seed API did), else from its query parameters. Query parameters given with a body
+// are validated too (FastAPI validates every parameter it declares and is given, and the
+// OpenAPI document declares both); their errors come first, as FastAPI orders them.
+[[nodiscard]] Validated<TickInput> tick_from_request(
+    const std::multimap<std::string, std::string>& params, std::string_view body);
 
 // A JSON array body for POST /ticks: every element is validated, and one bad element makes
 // the whole batch invalid (all or nothing).
