@@ -69,15 +69,16 @@ int run_worker(int argc, char** argv) {
                   &origins)) {
     return 0;
   }
-  const WorkerConfig config = worker_config(values, origins);
+  WorkerConfig config = worker_config(values, origins);
   cli::log_configuration("worker", values, origins);
   // Before the worker starts: its start-up can wait up to 30 s for the broker, and a
   // signal meanwhile must stop it (run() then returns at once), not kill it.
   const std::atomic<bool>& stop = install_stop_signals();
   kafka::check_credentials(config.kafka, kafka::kCredentialsCheckTimeout);
   WorkerShared shared;
-  const WorkerHttp http(config.http_port, shared.metrics, shared.status, shared.queries,
-                        config.windows);
+  const WorkerHttp http(config, shared.metrics, shared.status, shared.queries);
+  // Known once the port is bound; the stage-2 consumer advertises it (engine/clients.cpp).
+  config.advertised_http = http.advertised();
   auto logger = log::get("worker");
   RestartPolicy policy(kRefencedWithin);
   auto worker = std::make_unique<Worker>(config, shared);
