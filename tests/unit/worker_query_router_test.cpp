@@ -100,9 +100,10 @@ TEST(AdvertisedHttp, RoundTripsThroughTheClientId) {
 TEST(AdvertisedHttp, AcceptsHostAndPortOnly) {
   EXPECT_NO_THROW(validate_advertised_http("--advertised-http", "worker-0.auditor:8080"));
   EXPECT_NO_THROW(validate_advertised_http("--advertised-http", "192.168.1.10:80"));
-  for (const std::string bad :
-       {"", "worker", "worker:", ":80", "worker:0", "worker:65536", "worker:80x",
-        "http://worker:80", "wor ker:80", "w|x:80", "worker:-1", std::string(254, 'a') + ":80"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "worker", "worker:", ":80", "worker:0", "worker:65536",
+                                "worker:80x", "http://worker:80", "wor ker:80", "w|x:80",
+                                "worker:-1", std::string(254, 'a') + ":80"}) {
     try {
       validate_advertised_http("--advertised-http", bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
