@@ -13,10 +13,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <set>
 #include <thread>
@@ -92,9 +94,8 @@ std::optional<ReplicaView> view_of(Replica& r) {
   const Reply ready = get(*port, "/readyz");
   if (ready.status != 200) return std::nullopt;
   ReplicaView v{&r, *port, *address, {}};
-  for (const int t : nlohmann::json::parse(ready.body).at("tasks").at("running")) {
-    v.running.insert(t);
-  }
+  const auto body = nlohmann::json::parse(ready.body);
+  for (const int t : body.at("tasks").at("running")) v.running.insert(t);
   return v;
 }
 
@@ -284,35 +285,47 @@ TEST(QueryAnyReplica, EveryKeyFromEveryReplicaAlsoWhileTheGroupChanges) {
   SettledGroup settled3(three);
   ASSERT_EQ(wait_until(std::ref(settled3), deadline_in(60s), three, "three replicas settled"), "");
   std::cerr << "[query] settled: " << settled3.split() << "\n";
+  // Every key from every replica, on 8 threads (the worker answers queries between
+  // polls, up to 100 ms apart, all waiting ones at once).
   auto ask_everything = [&](const SettledGroup& group, const std::string& phase) {
     std::vector<std::string> problems;
-    int local = 0;
-    int forwarded = 0;
+    std::mutex mutex;
+    std::atomic<int> local = 0;
+    std::atomic<int> forwarded = 0;
     const auto started = Clock::now();
-    for (std::size_t k = 0; k < keys.size(); ++k) {
+    auto ask = [&](std::size_t k) {
       const ReplicaView& owner = group.owner(it::repartition_partition(keys[k], kPartitions));
       for (const ReplicaView& asked : group.views()) {
         const Reply r = get(asked.port, targets[k]);
         const std::string what =
             phase + ": " + keys[k].name + "/" + keys[k].activity + " from " + asked.replica->name();
+        std::string problem;
         if (r.status != 200) {
-          problems.push_back(what + ": status " + std::to_string(r.status) + " " + r.body);
-          continue;
-        }
-        if (r.owner != owner.address) {
-          problems.push_back(what + ": owner header '" + r.owner + "', the task runs on " +
-                             owner.address);
-        }
-        if (const auto wrong = wrong_value(r, keys[k], wants[k]); !wrong.empty()) {
-          problems.push_back(what + ": " + wrong);
+          problem = what + ": status " + std::to_string(r.status) + " " + r.body;
+        } else if (r.owner != owner.address) {
+          problem = what + ": owner header '" + r.owner + "', the task runs on " + owner.address;
+        } else if (const auto wrong = wrong_value(r, keys[k], wants[k]); !wrong.empty()) {
+          problem = what + ": " + wrong;
         }
         (asked.address == owner.address ? local : forwarded) += 1;
+        if (!problem.empty()) {
+          const std::lock_guard lock(mutex);
+          problems.push_back(problem);
+        }
       }
+    };
+    constexpr std::size_t kThreads = 8;
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (std::size_t k = t; k < keys.size(); k += kThreads) ask(k);
+      });
     }
+    for (auto& thread : threads) thread.join();
     std::fprintf(stderr, "[query] %s: %d answers (%d local, %d forwarded) in %.2f s, %zu wrong\n",
-                 phase.c_str(), local + forwarded, local, forwarded, seconds_since(started),
-                 problems.size());
-    return std::pair{problems, forwarded};
+                 phase.c_str(), local + forwarded, local.load(), forwarded.load(),
+                 seconds_since(started), problems.size());
+    return std::pair{problems, forwarded.load()};
   };
   double forwarded_before = 0;
   for (const auto& v : settled3.views()) forwarded_before += metric(v.port, "forwarded");
