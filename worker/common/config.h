@@ -79,6 +79,9 @@ struct WorkerConfig {
   EmitMode emit = EmitMode::kUpdates;
   StandbyTasksMode standby_tasks = StandbyTasksMode::kNone;
   int http_port = 8080;
+  // host:port at which the other replicas reach this one's HTTP endpoints (forwarded
+  // queries); unset: this host's name and the bound port (engine/advertised_http.h).
+  std::optional<std::string> advertised_http;
 };
 
 // Checks shared by all subcommands; throw ConfigError naming the option. `option` is the

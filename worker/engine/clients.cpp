@@ -6,6 +6,8 @@
 #include <array>
 #include <random>
 
+#include "worker/engine/advertised_http.h"
+
 namespace auditor {
 namespace {
 
@@ -16,6 +18,15 @@ std::string transactional_id(const WorkerConfig& config) {
   std::random_device random;
   return config.topics.application_id + "-" + host.data() + "-" + std::to_string(::getpid()) + "-" +
          std::to_string(random());
+}
+
+// Stage 2's members advertise their HTTP address in their client id: the other replicas
+// read it, with the members' assignments, from the group's description to forward queries
+// (engine/owner_directory.h).
+std::string client_id(const WorkerConfig& config, WorkerStage stage) {
+  const std::string base = config.topics.application_id + "-" + stage_name(stage);
+  if (stage != WorkerStage::kAggregate || !config.advertised_http) return base;
+  return client_id_with_http(base, *config.advertised_http);
 }
 
 }  // namespace
@@ -32,7 +43,7 @@ std::string stage_group(const WorkerConfig& config, WorkerStage stage) {
 kafka::Properties worker_consumer_properties(const WorkerConfig& config, WorkerStage stage) {
   kafka::Properties props = {
       {"group.id", stage_group(config, stage)},
-      {"client.id", config.topics.application_id + "-" + stage_name(stage)},
+      {"client.id", client_id(config, stage)},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       // The end of a partition is where its position may move past transaction markers.

@@ -69,7 +69,7 @@ int run_worker(int argc, char** argv) {
                   &origins)) {
     return 0;
   }
-  const WorkerConfig config = worker_config(values, origins);
+  WorkerConfig config = worker_config(values, origins);
   log::set_field("application_id", config.topics.application_id);
   if (config.instance_id) log::set_field("instance_id", *config.instance_id);
   cli::log_configuration("worker", values, origins);
@@ -78,8 +78,9 @@ int run_worker(int argc, char** argv) {
   const std::atomic<bool>& stop = install_stop_signals();
   kafka::check_credentials(config.kafka, kafka::kCredentialsCheckTimeout);
   WorkerShared shared;
-  const WorkerHttp http(config.http_port, shared.metrics, shared.status, shared.queries,
-                        config.windows);
+  const WorkerHttp http(config, shared.metrics, shared.status, shared.queries);
+  // Known once the port is bound; the stage-2 consumer advertises it (engine/clients.cpp).
+  config.advertised_http = http.advertised();
   auto logger = log::get("worker");
   RestartPolicy policy(kRefencedWithin);
   auto worker = std::make_unique<Worker>(config, shared);

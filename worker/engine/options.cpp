@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "worker/common/application_options.h"
+#include "worker/engine/advertised_http.h"
 #include "worker/kafka/options.h"
 
 namespace auditor {
@@ -65,6 +66,9 @@ void add_worker_options(po::options_description& options) {
       "exactly-once or at-least-once")("emit", po::value<std::string>()->default_value("updates"),
                                        "updates or final")(
       "http-port", po::value<int>()->default_value(8080), "HTTP port (0: any free port)")(
+      "advertised-http", po::value<std::string>(),
+      "host:port at which the other replicas reach this one's HTTP port, to forward "
+      "GET /rollups for the keys it owns (default: the host name and the bound --http-port)")(
       "standby-tasks", po::value<std::string>()->default_value("none"),
       "none, or all: keep a warm copy of every aggregate task this replica does not run, and "
       "warm them before taking tasks over, so a moved task resumes at once");
@@ -146,6 +150,10 @@ WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origi
   c.http_port = v["http-port"].as<int>();
   if (c.http_port < 0 || c.http_port > 65535) {
     throw ConfigError(label("http-port") + ": must be between 0 and 65535");
+  }
+  if (v.count("advertised-http") != 0U) {
+    c.advertised_http = text(v, "advertised-http");
+    validate_advertised_http(label("advertised-http"), *c.advertised_http);
   }
   return c;
 }

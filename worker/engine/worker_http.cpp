@@ -5,13 +5,13 @@
 #include <stdexcept>
 
 #include "worker/common/log.h"
+#include "worker/engine/advertised_http.h"
 
 namespace auditor {
 namespace {
 
 constexpr std::chrono::seconds kStuckAfter{30};
 constexpr std::chrono::seconds kFailingAfter{60};
-constexpr std::chrono::seconds kQueryTimeout{5};
 
 std::uint64_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -122,13 +122,22 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
           static_cast<double>(s.store_memory_bytes));
   w.gauge("auditor_process_resident_memory_bytes", "Resident memory of the process",
           static_cast<double>(resident_bytes()));
+  w.counter("auditor_rollup_queries_total",
+            "GET /rollups answers: from this replica's stores, forwarded to the key's owner, "
+            "or 503 while no replica could answer (rebalancing)",
+            load(m.queries_local), {{"answer", "local"}});
+  w.counter("auditor_rollup_queries_total", "", load(m.queries_forwarded),
+            {{"answer", "forwarded"}});
+  w.counter("auditor_rollup_queries_total", "", load(m.queries_unavailable),
+            {{"answer", "unavailable"}});
   return w.text();
 }
 
-WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard& status,
-                       QueryMailbox& queries, const WindowSet& windows)
+WorkerHttp::WorkerHttp(const WorkerConfig& config, WorkerMetrics& metrics,
+                       const StatusBoard& status, QueryMailbox& queries)
     : server_(std::make_unique<web::Server>("--http-port", web::Server::Options{})) {
   auto& server = *server_;
+  const WindowSet& windows = config.windows;
   server.get("/healthz", [&status](const web::Request&, web::Response& res) {
     const Health health = status.health(kStuckAfter, kFailingAfter);
     if (health.ok) {
@@ -156,23 +165,16 @@ WorkerHttp::WorkerHttp(int port, const WorkerMetrics& metrics, const StatusBoard
                               status.health(kStuckAfter, kFailingAfter));
     res.content_type = "text/plain; version=0.0.4";
   });
-  server.get("/rollups", [&](const web::Request& req, web::Response& res) {
-    auto parsed = parse_rollup_query(req.params, windows);
-    if (auto* error = std::get_if<std::string>(&parsed)) {
-      reply_json(res, 400, {{"error", *error}});
-      return;
-    }
-    const auto answer = queries.ask(std::get<RollupQuery>(std::move(parsed)), kQueryTimeout);
-    if (!answer) {
-      reply_json(res, 503, {{"error", "the worker did not answer in time"}});
-      return;
-    }
-    res.status = answer->status;
-    res.body = answer->body;
-  });
-  port_ = server.bind("0.0.0.0", port);
+  server.get("/rollups",
+             [this](const web::Request& req, web::Response& res) { rollups_->handle(req, res); });
+  port_ = server.bind("0.0.0.0", config.http_port);
+  owners_ = std::make_unique<OwnerDirectory>(
+      config, config.advertised_http.value_or(default_advertised_http(port_)));
+  rollups_ = std::make_unique<RollupEndpoint>(queries, *owners_, metrics, windows);
   thread_ = std::thread([&server] { (void)server.listen(); });
-  log::get("http")->info("listening on port {} (/healthz /readyz /metrics /rollups)", port_);
+  log::get("http")->info(
+      "listening on port {} (/healthz /readyz /metrics /rollups), advertised as {}", port_,
+      advertised());
 }
 
 WorkerHttp::~WorkerHttp() {

@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -31,6 +32,7 @@ Request to_request(const httplib::Request& req) {
   r.method = req.method;
   r.path = req.path;
   r.params.insert(req.params.begin(), req.params.end());
+  for (const auto& [name, value] : req.headers) r.headers.emplace_back(name, value);
   return r;
 }
 
@@ -146,6 +148,13 @@ void add_method(Server::Methods& methods, const std::string& path, const std::st
 }
 
 }  // namespace
+
+std::optional<std::string> Request::header(const std::string& name) const {
+  for (const auto& [key, value] : headers) {
+    if (::strcasecmp(key.c_str(), name.c_str()) == 0) return value;
+  }
+  return std::nullopt;
+}
 
 void close_connection_after_response() {
   if (auto* connection = current_connection()) {

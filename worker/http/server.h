@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -33,6 +34,9 @@ struct Request {
   std::multimap<std::string, std::string> params;  // query string parameters
   std::string body;                                // POST: the body, at most the route's limit
   bool body_too_large = false;  // POST: the body was over the route's limit (body empty)
+  std::vector<std::pair<std::string, std::string>> headers;  // names as the client sent them
+  // The value of header `name` (case-insensitive), if the request has it.
+  [[nodiscard]] std::optional<std::string> header(const std::string& name) const;
 };
 
 // The client end of an event stream.

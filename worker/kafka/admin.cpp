@@ -186,9 +186,17 @@ GroupDescription describe_group(rd_kafka_t* client, const std::string& group, Ti
   for (std::size_t i = 0; i < members; ++i) {
     const auto* member = rd_kafka_ConsumerGroupDescription_member(description, i);
     const char* instance = rd_kafka_MemberDescription_group_instance_id(member);
-    result.members.push_back({rd_kafka_MemberDescription_client_id(member),
-                              rd_kafka_MemberDescription_host(member),
-                              instance != nullptr ? instance : ""});
+    GroupMember& m =
+        result.members.emplace_back(GroupMember{rd_kafka_MemberDescription_client_id(member),
+                                                rd_kafka_MemberDescription_host(member),
+                                                instance != nullptr ? instance : "",
+                                                {}});
+    const auto* assignment = rd_kafka_MemberDescription_assignment(member);
+    const auto* partitions =
+        assignment != nullptr ? rd_kafka_MemberAssignment_partitions(assignment) : nullptr;
+    for (int p = 0; partitions != nullptr && p < partitions->cnt; ++p) {
+      m.assignment.push_back({partitions->elems[p].topic, partitions->elems[p].partition});
+    }
   }
   return result;
 }

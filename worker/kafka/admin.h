@@ -39,14 +39,23 @@ struct TopicSpec {
 std::set<std::string> create_topics(rd_kafka_t* client, const std::vector<TopicSpec>& specs,
                                     Timeout timeout);
 
+struct AssignedPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  bool operator==(const AssignedPartition&) const = default;
+};
+
 struct GroupMember {
   std::string client_id;
   std::string host;
   std::string instance_id;  // static membership (--instance-id), may be empty
+  // What the group's last completed assignment gave the member (under cooperative-sticky,
+  // during a rebalance: less than it will have once it ends).
+  std::vector<AssignedPartition> assignment;
 };
 
 struct GroupDescription {
-  std::string state;  // "Empty", "Stable", "Dead" (unknown group), ...
+  std::string state;  // "Empty", "Stable", "PreparingRebalance", "Dead" (unknown group), ...
   std::vector<GroupMember> members;
 };
 

@@ -21,7 +21,8 @@ AggregateStage::AggregateStage(const WorkerConfig& config, std::int32_t partitio
       metrics_(metrics),
       sink_(sink),
       producer_(producer),
-      restorer_(config.kafka, changelog_topic_, repartition_topic_, config.topics.restore_group()) {}
+      restorer_(config.kafka, changelog_topic_, repartition_topic_, config.topics.restore_group()) {
+}
 
 std::unique_ptr<AggregateTask> AggregateStage::start_task(PartitionId id) {
   std::unique_ptr<AggregateTask> task;
@@ -385,12 +386,12 @@ HttpAnswer AggregateStage::answer_query(const RollupQuery& query) {
   if (it == tasks_.end()) {
     body["error"] = "partition " + std::to_string(partition.value) +
                     " of this key is not assigned to this worker";
-    return {404, body.dump()};
+    return {404, body.dump(), TaskHere::kNotAssigned, partition.value};
   }
   AggregateTask& task = *it->second;
   if (task.restoring()) {
     body["error"] = "the task of this key is restoring";
-    return {503, body.dump()};
+    return {503, body.dump(), TaskHere::kRestoring, partition.value};
   }
   const TaskProgress& progress = task.aggregator().durable_progress();
   const EventTime now = latest_time(progress.watermarks).value_or(EventTime{0});
@@ -422,7 +423,7 @@ HttpAnswer AggregateStage::answer_query(const RollupQuery& query) {
   if (!task.store().read_status().ok()) {
     return {500, nlohmann::json{{"error", task.store().read_status().ToString()}}.dump()};
   }
-  return {200, body.dump()};
+  return {200, body.dump(), TaskHere::kRunning, partition.value};
 }
 
 }  // namespace auditor

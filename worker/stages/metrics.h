@@ -33,6 +33,11 @@ struct WorkerMetrics {
   Counter commit_failures{0};  // aborted transactions / failed at-least-once commits
   prometheus::Histogram commit_seconds;
   Counter rebalances{0};
+  // GET /rollups answers (engine/rollup_endpoint.h): from the local stores, passed on
+  // from the owning replica, or 503 while no replica could answer.
+  Counter queries_local{0};
+  Counter queries_forwarded{0};
+  Counter queries_unavailable{0};
 
   static void inc(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 

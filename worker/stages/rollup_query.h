@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -29,9 +30,16 @@ struct RollupQuery {
   std::optional<EventTime> to;       // window_start < to
 };
 
+// Whether the worker runs the task of the queried key (its repartition partition).
+enum class TaskHere : std::uint8_t { kRunning, kRestoring, kNotAssigned };
+
 struct HttpAnswer {
   int status = 200;
   std::string body;  // JSON
+  // Only with kRunning (or a 400/500 for the request itself) is this the key's answer;
+  // otherwise another replica may own it (engine/rollup_endpoint.h asks that one).
+  TaskHere task = TaskHere::kRunning;
+  std::int32_t partition = -1;  // the key's repartition partition, once known
 };
 
 // Builds a query from URL parameters. Returns a one-line reason for a 400 otherwise.
