@@ -14,8 +14,6 @@ chart="$root/deploy/helm/auditor"
 bin="${AUDITOR_TOOLS_DIR:-$HOME/.cache/auditor-tools}/bin"
 helm="$bin/helm"
 validator="$bin/auditor-helm-validate"
-# The worker option another part adds (issue 14, item 3); accepted until the binary has it.
-pending=(-pending worker:advertised-http)
 
 render() { # SET OUTFILE
   "$helm" template auditor "$chart" --namespace auditor-test -f "$chart/ci/$1-values.yaml" >"$2"
@@ -23,7 +21,7 @@ render() { # SET OUTFILE
 
 validate() { # SET AUDITOR MANIFEST: the values files the render used, then the manifest
   "$validator" -auditor "$2" -run -values "$chart/values.yaml" -values "$chart/ci/$1-values.yaml" \
-    "${pending[@]}" "$3"
+    "$3"
 }
 
 expect() { # FILE PATTERN WHAT: a fact of the render the value set is about
@@ -61,7 +59,7 @@ template)
     long="$out/long-release-name.yaml"
     "$helm" template payments-audit-pipeline-production-eu-west-1 "$chart" >"$long"
     echo "release payments-audit-pipeline-production-eu-west-1:"
-    "$validator" -auditor "$auditor" -values "$chart/values.yaml" "${pending[@]}" "$long"
+    "$validator" -auditor "$auditor" -values "$chart/values.yaml" "$long"
     expect "$manifest" '^  replicas: 3$' "3 workers"
     expect "$manifest" 'memory: 573Mi' "worker memory request derived from the budgets (573Mi)"
     expect "$manifest" 'memory: 859Mi' "worker memory limit 150% of the request (859Mi)"
@@ -113,7 +111,7 @@ rejects)
       echo "FAIL: $name: the mutation changed nothing"; failures=$((failures + 1)); return
     fi
     if [[ "$set_name" == wrong-values ]]; then
-      "$validator" -auditor "$auditor" -values "$chart/values.yaml" "${pending[@]}" "$broken" >"$log" 2>&1 || rc=$?
+      "$validator" -auditor "$auditor" -values "$chart/values.yaml" "$broken" >"$log" 2>&1 || rc=$?
     else
       validate "$set_name" "$auditor" "$broken" >"$log" 2>&1 || rc=$?
     fi

@@ -36,7 +36,6 @@ type checker struct {
 	valueText  map[string]bool // every string in the values files given
 	options    *optionSets
 	errors     []string
-	notes      map[string]bool
 	counts     map[string]int
 	referenced map[string]bool
 }
@@ -216,7 +215,7 @@ func (c *checker) checkContainer(o object, ct corev1.Container) {
 }
 
 func (c *checker) checkOption(o object, container, command, option, where string) {
-	ok, err := c.options.check(command, option, c.notes)
+	ok, err := c.options.check(command, option)
 	if err != nil {
 		c.fail(o, "container %s: %v", container, err)
 	} else if !ok {

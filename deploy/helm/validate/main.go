@@ -17,7 +17,7 @@
 //   - with -run, each container's command line starts with its environment against the
 //     real binary, which must accept every value and report every option it was given.
 //
-// Usage: validate -auditor BIN [-run] [-values FILE]... [-pending command:option]... [MANIFEST]
+// Usage: validate -auditor BIN [-run] [-values FILE]... [MANIFEST]
 // (MANIFEST defaults to standard input). Exit 0 when all holds, 1 with every problem
 // listed, 2 for bad usage.
 package main
@@ -40,21 +40,20 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func main() {
 	binary := flag.String("auditor", "", "the auditor binary whose --help lists the options")
 	run := flag.Bool("run", false, "also start each container's command line (see runcheck.go)")
-	var valueFiles, pending listFlag
+	var valueFiles listFlag
 	flag.Var(&valueFiles, "values", "a values file the manifest was rendered with (repeatable)")
-	flag.Var(&pending, "pending", "command:option accepted before the binary has it (repeatable)")
 	flag.Parse()
 	if *binary == "" || flag.NArg() > 1 {
-		fmt.Fprintln(os.Stderr, "usage: validate -auditor BIN [-run] [-values FILE]... [-pending command:option]... [MANIFEST]")
+		fmt.Fprintln(os.Stderr, "usage: validate -auditor BIN [-run] [-values FILE]... [MANIFEST]")
 		os.Exit(2)
 	}
-	if err := validate(*binary, *run, valueFiles, pending, flag.Arg(0)); err != nil {
+	if err := validate(*binary, *run, valueFiles, flag.Arg(0)); err != nil {
 		fmt.Fprintln(os.Stderr, "validate:", err)
 		os.Exit(2)
 	}
 }
 
-func validate(binary string, start bool, valueFiles, pending []string, manifest string) error {
+func validate(binary string, start bool, valueFiles []string, manifest string) error {
 	var stream []byte
 	var err error
 	if manifest == "" {
@@ -67,13 +66,9 @@ func validate(binary string, start bool, valueFiles, pending []string, manifest 
 	}
 	c := &checker{
 		valueText:  map[string]bool{},
-		options:    &optionSets{binary: binary, pending: map[string]bool{}, byCmd: map[string]map[string]bool{}},
-		notes:      map[string]bool{},
+		options:    &optionSets{binary: binary, byCmd: map[string]map[string]bool{}},
 		counts:     map[string]int{},
 		referenced: map[string]bool{},
-	}
-	for _, p := range pending {
-		c.options.pending[p] = true
 	}
 	for _, file := range valueFiles {
 		if err := collectStrings(file, c.valueText); err != nil {
@@ -110,9 +105,6 @@ func validate(binary string, start bool, valueFiles, pending []string, manifest 
 	fmt.Printf("checked: %s\n", strings.Join(counted, ", "))
 	if len(c.referenced) > 0 {
 		fmt.Printf("referenced from the values: %s\n", strings.Join(sortedKeys(c.referenced), ", "))
-	}
-	for _, n := range sortedKeys(c.notes) {
-		fmt.Println("note:", n)
 	}
 	if len(c.errors) > 0 {
 		for _, e := range c.errors {

@@ -9,9 +9,8 @@ import (
 
 // optionSets knows each auditor command's options, as the real binary's --help lists them.
 type optionSets struct {
-	binary  string
-	pending map[string]bool // "worker:advertised-http": allowed before the binary has it
-	byCmd   map[string]map[string]bool
+	binary string
+	byCmd  map[string]map[string]bool
 }
 
 // An option line of Boost.Program_options' help: "  --name arg ..." or "  -h [ --help ]".
@@ -38,25 +37,13 @@ func (s *optionSets) options(command string) (map[string]bool, error) {
 	return known, nil
 }
 
-// check answers whether `option` (without dashes) is one of command's options; a pending
-// option not in the binary yet is accepted and reported once.
-func (s *optionSets) check(command, option string, notes map[string]bool) (bool, error) {
+// check answers whether `option` (without dashes) is one of command's options.
+func (s *optionSets) check(command, option string) (bool, error) {
 	known, err := s.options(command)
 	if err != nil {
 		return false, err
 	}
-	key := command + ":" + option
-	switch {
-	case known[option] && s.pending[key]:
-		notes[fmt.Sprintf("pending option --%s is now in `auditor %s --help`: drop -pending %s", option, command, key)] = true
-		return true, nil
-	case known[option]:
-		return true, nil
-	case s.pending[key]:
-		notes[fmt.Sprintf("--%s is not in `auditor %s --help` yet: accepted as pending", option, command)] = true
-		return true, nil
-	}
-	return false, nil
+	return known[option], nil
 }
 
 // envOption maps AUDITOR_GRACE to "grace", as auditor does (worker/common/cli_options.cpp).

@@ -248,8 +248,8 @@ wait:
 	}
 	for _, e := range ct.Env {
 		option, ok := envOption(e.Name)
-		// The command line wins over the environment; a pending option is not logged yet.
-		if !ok || inArgs[option] || c.options.pending[args[0]+":"+option] && !strings.Contains(log, "config: "+option+" = ") {
+		// The command line wins over the environment.
+		if !ok || inArgs[option] {
 			continue
 		}
 		if origin := configOrigin(log, option); origin != e.Name {
