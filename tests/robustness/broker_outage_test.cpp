@@ -42,7 +42,7 @@ std::string batch_body(const std::string& prefix, int n) {
   return ticks.dump();
 }
 
-TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
+TEST(BrokerOutage, AnswersWithinTheTimeoutAndRecovers) {
   constexpr auto kTimeout = seconds(3);
   // The bound the API promises: the produce timeout, plus scheduling slack on a busy machine.
   constexpr auto kBound = kTimeout + seconds(2);
@@ -57,7 +57,7 @@ TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
 
   // The API creates the topic in the background; wait until ticks go through.
   const auto ready_by = deadline_in(seconds(60));
-  // A call answered 503 may still land (its outcome is unknown): each try has its own name.
+  // A call answered 504 may still land (its outcome is unknown): each try has its own name.
   int warmups = 0;
   while (post(client, tick_path("warmup-" + std::to_string(++warmups))).status != 200) {
     ASSERT_LT(Clock::now(), ready_by) << api.process->log_tail();
@@ -72,14 +72,20 @@ TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
   for (int i = 0; i < 20; ++i) acknowledged.insert("batch-before-" + std::to_string(i));
 
   ASSERT_EQ(broker.run("stop"), "");
+  // 503: not written; 504: Kafka did not confirm in time, maybe written (a batch whole).
+  std::set<std::string> refused;
   for (int i = 0; i < 3; ++i) {
-    const auto single = post(client, tick_path("down-" + std::to_string(i)));
-    EXPECT_EQ(single.status, 503);
+    const std::string name = "down-" + std::to_string(i);
+    const auto single = post(client, tick_path(name));
+    EXPECT_TRUE(single.status == 503 || single.status == 504) << single.status;
     EXPECT_LE(single.took, kBound) << "POST /tick took " << single.took.count() << " ms";
+    if (single.status == 503) refused.insert(name);
   }
   const auto batch = post(client, "/ticks", batch_body("batch-down-", 20));
-  EXPECT_EQ(batch.status, 503);
+  EXPECT_TRUE(batch.status == 503 || batch.status == 504) << batch.status;
   EXPECT_LE(batch.took, kBound) << "POST /ticks took " << batch.took.count() << " ms";
+  std::cout << "[ outage ] singles refused (503): " << refused.size() << " of 3, batch answered "
+            << batch.status << "\n";
   const auto health = client.Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
@@ -95,7 +101,8 @@ TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
       acknowledged.insert(name);
       break;
     }
-    ASSERT_EQ(a.status, 503);
+    // 504: sent while the broker came back, not confirmed in time (may be in the topic).
+    ASSERT_TRUE(a.status == 503 || a.status == 504) << a.status;
     ASSERT_LT(Clock::now(), recover_by) << "no recovery\n" << api.process->log_tail();
   }
   std::cout << "[ recovery ] first 200 "
@@ -115,17 +122,25 @@ TEST(BrokerOutage, Answers503WithinTheTimeoutAndRecovers) {
   options.idle = seconds(3);
   options.deadline = deadline_in(seconds(60));
   std::map<std::string, int> seen;
+  int batch_down_seen = 0;
   for (const auto& r : test::consume_all(topic, options)) {
-    ++seen[json::parse(*r.value).at("process_name").get<std::string>()];
+    const auto name = json::parse(*r.value).at("process_name").get<std::string>();
+    ++seen[name];
+    if (name.rfind("batch-down-", 0) == 0) ++batch_down_seen;
   }
   for (const auto& name : acknowledged) EXPECT_EQ(seen[name], 1) << name;
   for (const auto& [name, times] : seen) {
     EXPECT_TRUE(acknowledged.contains(name) || name.rfind("after-", 0) == 0 ||
-                name.rfind("down-", 0) == 0 || name.rfind("warmup-", 0) == 0)
+                name.rfind("down-", 0) == 0 || name.rfind("warmup-", 0) == 0 ||
+                name.rfind("batch-down-", 0) == 0)
         << name;
-    // A batch answered 503 was aborted: none of it may be visible.
-    EXPECT_EQ(name.rfind("batch-down-", 0), std::string::npos) << name;
+    EXPECT_FALSE(refused.contains(name)) << name << " was answered 503 but is in the topic";
   }
+  // A batch answered 503 was aborted: none of it visible; after a 504, all of it or none.
+  if (batch.status == 503) {
+    EXPECT_EQ(batch_down_seen, 0);
+  }
+  EXPECT_TRUE(batch_down_seen == 0 || batch_down_seen == 20) << batch_down_seen;
   EXPECT_EQ(stop(*api.process), "");
 }
 

@@ -192,7 +192,8 @@ class TickApi {
     reply_json(res, 200, {{"status", "success"}, {"events", std::move(events)}});
   }
 
-  // Produces and waits; on failure answers 503 and returns false.
+  // Produces and waits; on failure answers 503 (nothing written, retry) or 504 (Kafka did not
+  // say in time: maybe written, all or nothing) and returns false.
   template <typename Producer>
   bool produce(web::Response& res, Producer& producer,
                const std::vector<tick_api::TickInput>& ticks) {
@@ -203,8 +204,19 @@ class TickApi {
     }
     const auto started = Clock::now();
     const auto result = producer.send(records);
-    metrics_.count_produce(result.ok, ticks.size(), Clock::now() - started);
-    if (result.ok) return true;
+    metrics_.count_produce(result.written(), ticks.size(), Clock::now() - started);
+    if (result.written()) return true;
+    if (result.outcome == tick_api::SendOutcome::kUnknown) {
+      log::get("tick-api")
+          ->warn("Kafka did not confirm {} tick(s) in time; they may be written: {}", ticks.size(),
+                 result.error);
+      reply_json(res, 504,
+                 {{"detail",
+                   "Kafka did not confirm in time; the tick(s) may have been written "
+                   "(a batch all or nothing), and a retry may count them twice: " +
+                       result.error}});
+      return false;
+    }
     log::get("tick-api")
         ->warn("Kafka did not acknowledge {} tick(s): {}", ticks.size(), result.error);
     res.headers.emplace_back("Retry-After", "1");

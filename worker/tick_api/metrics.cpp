@@ -53,7 +53,8 @@ std::string Metrics::render() const {
   }
   w.counter("auditor_tick_api_ticks_produced_total", "Ticks acknowledged by Kafka",
             static_cast<double>(ticks_produced_.load(std::memory_order_relaxed)));
-  w.counter("auditor_tick_api_produce_failures_total", "Produce calls answered with 503",
+  w.counter("auditor_tick_api_produce_failures_total",
+            "Produce calls not acknowledged (answered 503 or 504)",
             static_cast<double>(produce_failures_.load(std::memory_order_relaxed)));
   w.histogram("auditor_tick_api_produce_latency_seconds", "Time from produce to acknowledgement",
               produce_latency_);

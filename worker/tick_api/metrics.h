@@ -25,7 +25,7 @@ class Metrics {
  private:
   using Counter = std::atomic<std::uint64_t>;
   static constexpr std::size_t kPaths = 5;
-  static constexpr std::array<int, 8> kStatuses = {200, 400, 404, 413, 422, 500, 503, 0};
+  static constexpr std::array<int, 9> kStatuses = {200, 400, 404, 413, 422, 500, 503, 504, 0};
 
   std::array<std::array<Counter, kStatuses.size()>, kPaths> requests_{};
   Counter ticks_produced_{0};

@@ -41,6 +41,7 @@ struct AckedProducer::Pending {
   std::condition_variable done;
   std::size_t left = 0;
   std::string first_error;
+  bool any_written = false;  // some record acknowledged, or possibly persisted
 };
 
 AckedProducer::AckedProducer(const KafkaSettings& settings, std::string topic,
@@ -83,8 +84,14 @@ void AckedProducer::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* me
     if (!token) return;
     Pending& pending = **token;
     const std::lock_guard lock(pending.mutex);
-    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR && pending.first_error.empty()) {
-      pending.first_error = rd_kafka_err2str(message->err);
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      pending.any_written = true;
+    } else {
+      if (pending.first_error.empty()) pending.first_error = rd_kafka_err2str(message->err);
+      // A record that timed out after it was sent may still have been written.
+      if (rd_kafka_message_status(message) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED) {
+        pending.any_written = true;
+      }
     }
     if (--pending.left == 0) pending.done.notify_all();
   });
@@ -109,10 +116,11 @@ SendResult AckedProducer::send(const std::vector<Record>& records) {
   }
   std::unique_lock lock(pending->mutex);
   if (!pending->done.wait_until(lock, deadline, [&] { return pending->left == 0; })) {
-    return {false, "no acknowledgement from Kafka in time"};
+    return {SendOutcome::kUnknown, "no acknowledgement from Kafka in time"};
   }
-  if (!pending->first_error.empty()) return {false, pending->first_error};
-  return {true, {}};
+  if (pending->first_error.empty()) return {SendOutcome::kWritten, {}};
+  return {pending->any_written ? SendOutcome::kUnknown : SendOutcome::kNotWritten,
+          pending->first_error};
 }
 
 TransactionalProducer::TransactionalProducer(const KafkaSettings& settings, std::string topic,
@@ -148,7 +156,7 @@ void TransactionalProducer::reset() {
 }
 
 SendResult TransactionalProducer::fail(const kafka::Error& error) {
-  SendResult result{false, error.message()};
+  SendResult result{SendOutcome::kNotWritten, error.message()};
   if (error.fatal()) {
     log::get("tick-api")->error("{}; starting a new transactional producer", result.error);
     reset();
@@ -180,26 +188,26 @@ SendResult TransactionalProducer::send(const std::vector<Record>& records) {
       if (kafka::ErrorPtr(rd_kafka_abort_transaction(rk, remaining_ms(deadline) + 1000))) {
         reset();  // the abort failed: a new producer fences this one's transaction
       }
-      return {false, "produce: " + kafka::error_text(err)};
+      return {SendOutcome::kNotWritten, "produce: " + kafka::error_text(err)};
     }
   }
   kafka::ErrorPtr error(rd_kafka_commit_transaction(rk, std::max(1, remaining_ms(deadline))));
-  if (!error) return {true, {}};
-  SendResult result{false,
-                    std::string("commit_transaction: ") + rd_kafka_error_string(error.get())};
+  if (!error) return {SendOutcome::kWritten, {}};
+  const std::string text = std::string("commit_transaction: ") + rd_kafka_error_string(error.get());
   if (rd_kafka_error_txn_requires_abort(error.get())) {
-    // Some record failed: abort, so none of the batch becomes visible.
-    kafka::ErrorPtr abort_error(rd_kafka_abort_transaction(rk, 2000));
-    if (!abort_error) return result;
+    // Some record failed, so the transaction cannot commit: abort it (or, when the abort
+    // fails, let the next producer's fencing abort it). None of the batch becomes visible.
+    if (kafka::ErrorPtr(rd_kafka_abort_transaction(rk, 2000))) reset();
+    return {SendOutcome::kNotWritten, text};
   }
   // Fatal, or the commit timed out with its outcome unknown (the broker went away between
-  // the commit request and its answer). A new producer with the same transactional.id
-  // fences this one: the coordinator aborts the transaction unless it had already decided
-  // to commit it. The batch is then all or nothing still, but the client cannot know
-  // which: it gets 503, and a retry may duplicate it.
-  log::get("tick-api")->warn("{}; starting a new transactional producer", result.error);
+  // the commit request and its answer, or answered late). A new producer with the same
+  // transactional.id fences this one: the coordinator aborts the transaction unless it had
+  // already decided to commit it. The batch is all or nothing still, but which of the two
+  // nobody here can tell.
+  log::get("tick-api")->warn("{}; starting a new transactional producer", text);
   reset();
-  return result;
+  return {SendOutcome::kUnknown, text};
 }
 
 }  // namespace auditor::tick_api

@@ -29,9 +29,20 @@ struct Record {
   std::string value;
 };
 
+// What became of a send's records, as far as the producer can know.
+enum class SendOutcome {
+  kWritten,     // every record acknowledged
+  kNotWritten,  // none of them will ever be visible: safe to retry
+  // The broker did not say in time (a commit or delivery without an answer): they may be
+  // visible or not (a batch all or nothing); a retry may count them twice.
+  kUnknown,
+};
+
 struct SendResult {
-  bool ok = false;
-  std::string error;  // why not, for the 503 answer and the log
+  SendOutcome outcome = SendOutcome::kNotWritten;
+  std::string error;  // why not, for the answer and the log
+
+  [[nodiscard]] bool written() const { return outcome == SendOutcome::kWritten; }
 };
 
 class AckedProducer {
