@@ -31,6 +31,7 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/prometheus_text.h"
+#include "tests/support/services.h"
 
 namespace auditor::it {
 namespace {
@@ -62,22 +63,7 @@ HttpReply http_get(int port, const std::string& target) {
           res->get_header_value("X-Auditor-Owner")};
 }
 
-std::string url_encode(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    }
-  }
-  return out;
-}
+using api_test::url_encode;
 
 std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out;

@@ -25,6 +25,7 @@
 
 #include "tests/robustness/replicas.h"
 #include "tests/support/prometheus_text.h"
+#include "tests/support/services.h"
 
 namespace auditor::rb {
 namespace {
@@ -50,22 +51,7 @@ Reply get(int port, const std::string& target) {
           res->get_header_value("Retry-After")};
 }
 
-std::string url_encode(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    }
-  }
-  return out;
-}
+using api_test::url_encode;
 
 // What a replica says about itself: the address it advertises (its log) and the tasks it
 // runs (its /readyz).
