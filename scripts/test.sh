@@ -9,8 +9,11 @@ started=$(date +%s)
 bash "$root/scripts/install-deps.sh"
 bash "$root/scripts/build.sh"
 bash "$root/scripts/kafka.sh" start
-# helm and the chart validator for the deploy label (cached; minutes only the first time).
+# The test tools, cached under ~/.cache/auditor-tools (minutes only the first time), so
+# that no test's timeout pays for their installation: helm and the chart validator (label
+# deploy), schemathesis (the tick API's contract test).
 bash "$root/scripts/tools/helm.sh"
+bash "$root/scripts/tools/schemathesis.sh" >/dev/null
 ctest --test-dir "$root/build" --output-on-failure -L 'unit|integration|robustness|deploy'
 bash "$root/scripts/fuzz.sh" "${AUDITOR_CI_FUZZ_SECONDS:-15}"
 echo "test.sh: all tests passed in $(( $(date +%s) - started )) s"

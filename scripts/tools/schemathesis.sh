@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs schemathesis (PyPI, pinned) into a virtualenv under ~/.cache/auditor-tools/ and
 # prints the path of its `st` command. Used by the tick API's OpenAPI test
-# (tests/integration/openapi_schemathesis_test.sh). Idempotent; instant once installed.
+# (tests/integration/openapi_test.sh) and scripts/test.sh. Idempotent; instant once installed.
 set -euo pipefail
 version=4.32.5
 cache="${AUDITOR_TOOLS_CACHE:-$HOME/.cache/auditor-tools}"
