@@ -12,6 +12,8 @@ binary=$2
 ticks=3000
 started=$(date +%s)
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# A command that fails under set -e says where, instead of ending the test silently.
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 
 # The runtime stage: what follows the last FROM, continuation lines joined.
 stage=$(awk '/^FROM / { s = "" } { s = s $0 "\n" } END { printf "%s", s }' "$src/Dockerfile" |

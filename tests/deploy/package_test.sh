@@ -13,6 +13,8 @@ version=$3
 binary=$4
 started=$(date +%s)
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# A command that fails under set -e says where, instead of ending the test silently.
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 
 source "$src/tests/deploy/debian_root.sh"
 debian_root_new "$src"
@@ -37,8 +39,10 @@ depends_names=$(sed -e 's/ ([^)]*)//g' -e 's/, /\n/g' <<<"$depends")
 # mapped to their Debian packages on this build host) and adduser for the postinst.
 needed=$(readelf -d "$binary" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
 for lib in $needed; do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
-  pkg=$( (dpkg -S "$path" || dpkg -S "$(readlink -f "$path")") 2>/dev/null | head -1 | cut -d: -f1)
+  # Readers that consume their whole input: one that stops early (awk's exit, head) can
+  # kill the writer with SIGPIPE, which pipefail turns into a silent exit of this script.
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && !found { print $NF; found = 1 }')
+  pkg=$( (dpkg -S "$path" || dpkg -S "$(readlink -f "$path")") 2>/dev/null | sed -n '1s/:.*//p')
   [[ -n $pkg ]] || fail "no package owns $lib ($path)"
   # A dependency may name a virtual package the library's package provides
   # (libspdlog1.10 provides libspdlog1.10-fmt9).
