@@ -1088,7 +1088,7 @@ int cmd_report(const Args& a) {
                        {"peak_rss_mb", s.rss_mb}, {"check", s.check}};
   }
 
-  // Ratios of auditor (each guarantee) against the reference of the same guarantee and
+  // Ratios of auditor (each guarantee) against Kafka Streams and Flink of the same guarantee and
   // against the raw consumer.
   nlohmann::ordered_json ratios = nlohmann::ordered_json::object();
   std::vector<std::string> ratio_lines;
@@ -1108,6 +1108,7 @@ int cmd_report(const Args& a) {
     if (c.rfind("auditor", 0) != 0) continue;
     const std::string suffix = c.substr(7);  // "" or "-alos"
     add_ratio(c, "kstreams" + suffix);
+    add_ratio(c, "flink" + suffix);
     add_ratio(c, "raw");
   }
 

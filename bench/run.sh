@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: raw consumer (the ceiling), auditor, Kafka Streams (the reference)
-# on the same broker, machine and data. See bench/README.md.
+# and Apache Flink on the same broker, machine and data. See bench/README.md.
 #
 #   bench/run.sh                       5,000,000 ticks, 3 rounds, exactly-once
 #   bench/run.sh --quick               100,000 ticks, 1 round: a smoke test (under 2 minutes)
@@ -24,7 +24,7 @@
 #   --grace D [30s]: auditor's grace (its default)    --kstreams-grace D [6h]
 #   --bad-share F [0.001]: share of invalid records
 #   --guarantee exactly-once|at-least-once|both [exactly-once]
-#   --contenders LIST [raw,auditor,kstreams]
+#   --contenders LIST [raw,auditor,kstreams,flink]
 #   --replicas LIST [1]      e.g. 1,2,3: also run auditor and Kafka Streams as N replicas
 #                            in one application (scale mode; CPU and RSS are summed over
 #                            replicas; reports ticks per CPU-s against 1 replica and the
@@ -39,6 +39,8 @@
 #   --results-name NAME [<date>, or <date>-quick]   --no-results
 #   --keep                   keep topics, logs and dumps (work dir under --build-dir)
 #   --bootstrap-servers B [127.0.0.1:9092]   --kstreams-java-opts "..." [JVM defaults]
+#   --flink-java-opts "..." [JVM defaults]   --flink-parallelism N [1]: the Flink job's
+#                            parallelism (one JVM, a local MiniCluster; not run as replicas)
 #
 # Graces: auditor decides lateness per input partition (docs/event-time.md), so replaying
 # the preloaded input as fast as possible makes nothing late at its default 30s: each
@@ -63,7 +65,7 @@ grace=30s
 kstreams_grace=6h
 bad_share=0.001
 guarantee=exactly-once
-contenders=raw,auditor,kstreams
+contenders=raw,auditor,kstreams,flink
 profile=0
 build_dir=$root/build-bench
 build=1
@@ -72,6 +74,10 @@ write_results=1
 keep=0
 bootstrap=127.0.0.1:9092
 ks_java_opts=
+# --- flink ---
+flink_java_opts=
+flink_parallelism=
+# --- end flink ---
 quick=0
 replicas=1
 mode=throughput
@@ -111,6 +117,8 @@ while (($#)); do
         --keep) keep=1; shift ;;
         --bootstrap-servers) bootstrap=$2; shift 2 ;;
         --kstreams-java-opts) ks_java_opts=$2; shift 2 ;;
+        --flink-java-opts) flink_java_opts=$2; shift 2 ;;  # flink
+        --flink-parallelism) flink_parallelism=$2; shift 2 ;;  # flink
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
@@ -146,7 +154,16 @@ for c in "${wanted[@]}"; do
                     lineup+=("$name")
                 done
             done ;;
-        *) die "--contenders: raw, auditor, kstreams" ;;
+        # --- flink --- One JVM per run (a local MiniCluster): replicas of separate Flink
+        # jobs would each read every partition, so no "@N" (--flink-parallelism scales it).
+        flink)
+            for g in "${guarantees[@]}"; do
+                name=flink
+                [[ $g == at-least-once ]] && name+=-alos
+                lineup+=("$name")
+            done ;;
+        # --- end flink ---
+        *) die "--contenders: raw, auditor, kstreams, flink" ;;
     esac
 done
 ((${#lineup[@]} > 0)) || die "--contenders: nothing to run"
@@ -178,6 +195,20 @@ if [[ " ${lineup[*]} " == *" kstreams"* ]]; then
     fi
     command -v java >/dev/null || die "java (17+) is needed for the Kafka Streams app"
 fi
+# --- flink ---
+flink_dir=$bench_dir/flink
+if [[ " ${lineup[*]} " == *" flink"* ]]; then
+    # Rebuilt only when a source or the pom is newer than the compiled classes.
+    if [[ ! -f $flink_dir/target/classes/Main.class || ! -d $flink_dir/target/lib ]] ||
+        [[ -n $(find "$flink_dir/pom.xml" "$flink_dir/src" -newer "$flink_dir/target/classes/Main.class" -type f) ]]; then
+        command -v mvn >/dev/null || die "mvn is needed to build the Flink job (apt-get install maven)"
+        say "building the Flink job (Maven)"
+        (cd "$flink_dir" && mvn -q -B package 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g') ||
+            die "Maven build of bench/flink failed"
+    fi
+    command -v java >/dev/null || die "java (17+) is needed for the Flink job"
+fi
+# --- end flink ---
 
 bash "$root/scripts/kafka.sh" start >&2
 
@@ -361,6 +392,18 @@ start_replica() {
                 --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
                 >"$work/$tag.log" 2>&1 &
             ;;
+        # --- flink ---
+        flink*)
+            # shellcheck disable=SC2086  # the JVM options are words on purpose
+            java $flink_java_opts -cp "$flink_dir/target/classes:$flink_dir/target/lib/*" Main \
+                --bootstrap-servers "$bootstrap" --application-id "$app" \
+                --input-topic "$in_topic" --output-topic "$out_topic" \
+                --state-dir "$work/$tag-state" --grace "$replica_grace" \
+                --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
+                ${flink_parallelism:+--parallelism "$flink_parallelism"} \
+                >"$work/$tag.log" 2>&1 &
+            ;;
+        # --- end flink ---
     esac
     started_pid=$!
     contender_pids+=("$started_pid")
@@ -401,6 +444,14 @@ run_streams_app() {
     groups_used+=("$app")
     [[ $stage2_group != "$app" ]] && groups_used+=("$stage2_group")
     local start pid_args=() i
+    # --- flink --- Flink shuffles over its own network stack, not a repartition topic, but
+    # bench_tool wait is done only once a <app>-*-repartition topic is committed to its end
+    # in the --repartition-group: an empty placeholder (deleted with the run's topics), so
+    # the run ends when the input is committed, i.e. on the checkpoint that covers it.
+    if [[ $name == flink* ]]; then
+        "$tool" create --bootstrap-servers "$bootstrap" --topic "$app-flink-repartition" --partitions 1
+    fi
+    # --- end flink ---
     start=$(now_ns)
     for ((i = 1; i <= n; i++)); do
         local replica_grace=$grace
@@ -457,6 +508,19 @@ run_streams_app() {
                 fi
             done
             ;;
+        # --- flink --- its closing line, printed after the job stopped with a savepoint
+        flink*)
+            local line
+            invalid=0 late=0
+            line=$(grep 'flink: .* stopped:' "$work/$tag-1.log" | tail -n 1) || true
+            if [[ $line =~ ([0-9]+)\ invalid,\ ([0-9]+)\ dropped ]]; then
+                invalid=${BASH_REMATCH[1]}
+                late=${BASH_REMATCH[2]}
+            else
+                say "$full r$round: no 'stopped' line in $work/$tag-1.log"
+            fi
+            ;;
+        # --- end flink ---
     esac
     [[ $invalid == "$expected_invalid" ]] || {
         say "$full r$round: $invalid invalid records, expected $expected_invalid"

@@ -488,7 +488,7 @@ public final class Main {
   }
 
   static void say(String line) {
-    System.out.println("flink: " + line);
+    System.out.println("flink: " + java.time.Instant.now() + " " + line);
     System.out.flush();
   }
 
