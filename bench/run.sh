@@ -632,6 +632,9 @@ kafka_jar=$(find "${AUDITOR_KAFKA_HOME:-$HOME/.cache/auditor-kafka}/lib" -name '
 kafka_version=$(basename "${kafka_jar:-unknown}" .jar); kafka_version=${kafka_version#kafka-clients-}
 date_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 notes="Wall time runs from starting the contender's process to the moment it has committed all input and repartition records (auditor: input in group <app>, repartition in <app>-aggregate; Kafka Streams: both in <app>; polled every 100 ms), so it includes start-up (JVM, group join, topic creation). CPU seconds and peak RSS (VmHWM) are the contender's process at that moment (summed over replicas; the scale table has each replica's CPU seconds, and the input partitions + aggregate tasks each auditor replica held, from its /metrics just before it was stopped). Kafka Streams runs with its defaults (1 stream thread, 10 MiB record cache, default JVM heap) except commit.interval.ms=1000 and topology.optimization=all. The broker (one JVM) shares the same cores. Load average before/after: $load_start / $load_end."
+# --- flink ---
+[[ " ${lineup[*]} " == *" flink"* ]] && notes+=" Flink 1.20.3 runs as a local MiniCluster in one JVM (parallelism ${flink_parallelism:-1}), checkpoints every 1 s into RocksDB (incremental), exactly-once Kafka sink, everything else at Flink's defaults; it has no repartition topic (an empty placeholder <app>-flink-repartition lets wait finish when the input is committed, which happens when the checkpoint covering it completes)."
+# --- end flink ---
 cat >"$work/meta.json" <<EOF
 {"date": $(json_str "$date_iso"), "command": $(json_str "$command_line"),
  "ticks": $ticks, "keys": $keys, "skew": $skew, "partitions": $partitions, "rounds": $rounds,
