@@ -1088,8 +1088,8 @@ int cmd_report(const Args& a) {
                        {"peak_rss_mb", s.rss_mb}, {"check", s.check}};
   }
 
-  // Ratios of auditor (each guarantee) against Kafka Streams and Flink of the same guarantee and
-  // against the raw consumer.
+  // Ratios of auditor (each guarantee) against Kafka Streams and Flink of the same
+  // guarantee and against the raw consumer.
   nlohmann::ordered_json ratios = nlohmann::ordered_json::object();
   std::vector<std::string> ratio_lines;
   const auto add_ratio = [&](const std::string& a_name, const std::string& b_name) {
