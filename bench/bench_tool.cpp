@@ -1108,6 +1108,7 @@ int cmd_report(const Args& a) {
     if (c.rfind("auditor", 0) != 0) continue;
     const std::string suffix = c.substr(7);  // "" or "-alos"
     add_ratio(c, "kstreams" + suffix);
+    add_ratio(c, "quix" + suffix);
     add_ratio(c, "raw");
   }
 
