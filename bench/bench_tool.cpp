@@ -1109,6 +1109,7 @@ int cmd_report(const Args& a) {
     const std::string suffix = c.substr(7);  // "" or "-alos"
     add_ratio(c, "kstreams" + suffix);
     add_ratio(c, "flink" + suffix);
+    add_ratio(c, "quix" + suffix);
     add_ratio(c, "raw");
   }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: raw consumer (the ceiling), auditor, Kafka Streams (the reference)
-# and Apache Flink on the same broker, machine and data. See bench/README.md.
+# Side-by-side benchmark: raw consumer (the ceiling), auditor, Kafka Streams (the reference),
+# Apache Flink (bench/flink) and Quix Streams (bench/quix) on the same broker, machine and
+# data. See bench/README.md.
 #
 #   bench/run.sh                       5,000,000 ticks, 3 rounds, exactly-once
-#   bench/run.sh --quick               100,000 ticks, 1 round: a smoke test (under 2 minutes)
+#   bench/run.sh --quick               20,000 ticks, 1 round: a smoke test of all five (under 2 minutes)
 #   bench/run.sh --ticks 1000000 --rounds 2 --guarantee both
 #
 # What it does:
@@ -22,9 +23,10 @@
 #   --ticks N [5000000]      --keys K [10000]      --skew S [1.0]      --partitions P [6]
 #   --rounds R [3]           --span D [3h]: event times spread evenly over the last D
 #   --grace D [30s]: auditor's grace (its default)    --kstreams-grace D [6h]
+#   --quix-grace D [6h]: the Quix Streams app's grace (see bench/README.md)
 #   --bad-share F [0.001]: share of invalid records
 #   --guarantee exactly-once|at-least-once|both [exactly-once]
-#   --contenders LIST [raw,auditor,kstreams,flink]
+#   --contenders LIST [raw,auditor,kstreams,flink,quix]
 #   --replicas LIST [1]      e.g. 1,2,3: also run auditor and Kafka Streams as N replicas
 #                            in one application (scale mode; CPU and RSS are summed over
 #                            replicas; reports ticks per CPU-s against 1 replica and the
@@ -63,9 +65,10 @@ rounds=3
 span=3h
 grace=30s
 kstreams_grace=6h
+quix_grace=6h  # quix: per-key stream time after a repartition, as Kafka Streams (README)
 bad_share=0.001
 guarantee=exactly-once
-contenders=raw,auditor,kstreams,flink
+contenders=raw,auditor,kstreams,flink,quix
 profile=0
 build_dir=$root/build-bench
 build=1
@@ -91,7 +94,7 @@ die() { echo "run.sh: error: $*" >&2; exit 1; }
 
 while (($#)); do
     case $1 in
-        --quick) quick=1; ticks=100000; keys=1000; rounds=1; shift ;;
+        --quick) quick=1; ticks=20000; keys=1000; rounds=1; shift ;;
         --ticks) ticks=$2; shift 2 ;;
         --keys) keys=$2; shift 2 ;;
         --skew) skew=$2; shift 2 ;;
@@ -100,6 +103,7 @@ while (($#)); do
         --span) span=$2; shift 2 ;;
         --grace) grace=$2; shift 2 ;;
         --kstreams-grace) kstreams_grace=$2; shift 2 ;;
+        --quix-grace) quix_grace=$2; shift 2 ;;  # quix
         --bad-share) bad_share=$2; shift 2 ;;
         --guarantee) guarantee=$2; shift 2 ;;
         --contenders) contenders=$2; shift 2 ;;
@@ -138,6 +142,7 @@ for n in "${replica_counts[@]}"; do
     [[ $n =~ ^[1-9]$ ]] || die "--replicas: counts between 1 and 9, e.g. 1,2,3"
 done
 
+
 # Contender names as they appear in the table: auditor/kstreams run under exactly-once,
 # the -alos variants under at-least-once; "@N" means N replicas in one group.
 lineup=()
@@ -145,7 +150,7 @@ IFS=, read -r -a wanted <<<"$contenders"
 for c in "${wanted[@]}"; do
     case $c in
         raw) lineup+=(raw) ;;
-        auditor|kstreams)
+        auditor|kstreams|quix)
             for g in "${guarantees[@]}"; do
                 for n in "${replica_counts[@]}"; do
                     name=$c
@@ -163,7 +168,7 @@ for c in "${wanted[@]}"; do
                 lineup+=("$name")
             done ;;
         # --- end flink ---
-        *) die "--contenders: raw, auditor, kstreams, flink" ;;
+        *) die "--contenders: raw, auditor, kstreams, flink, quix" ;;
     esac
 done
 ((${#lineup[@]} > 0)) || die "--contenders: nothing to run"
@@ -209,6 +214,14 @@ if [[ " ${lineup[*]} " == *" flink"* ]]; then
     command -v java >/dev/null || die "java (17+) is needed for the Flink job"
 fi
 # --- end flink ---
+
+# --- quix: the Quix Streams app (bench/quix) runs in a venv made on first use -----------
+quix_dir=$bench_dir/quix
+quix_python=
+if [[ " ${lineup[*]} " == *" quix"* ]]; then
+    quix_python=$(bash "$quix_dir/setup.sh") || die "installing Quix Streams (bench/quix/setup.sh) failed"
+fi
+# --- end quix ---------------------------------------------------------------------------
 
 bash "$root/scripts/kafka.sh" start >&2
 
@@ -404,6 +417,14 @@ start_replica() {
                 >"$work/$tag.log" 2>&1 &
             ;;
         # --- end flink ---
+        quix*)
+            "$quix_python" "$quix_dir/main.py" \
+                --bootstrap-servers "$bootstrap" --application-id "$app" \
+                --input-topic "$in_topic" --output-topic "$out_topic" \
+                --state-dir "$work/$tag-state" --grace "$replica_grace" \
+                --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
+                >"$work/$tag.log" 2>&1 &
+            ;;
     esac
     started_pid=$!
     contender_pids+=("$started_pid")
@@ -456,6 +477,7 @@ run_streams_app() {
     for ((i = 1; i <= n; i++)); do
         local replica_grace=$grace
         [[ $name == kstreams ]] && replica_grace=$kstreams_grace
+        [[ $name == quix* ]] && replica_grace=$quix_grace  # quix
         start_replica "$name" "$input" "$i" "$tag-$i" "$app" "$out_topic" "$replica_grace"
         pid_args+=(--pid "$started_pid")
     done
@@ -497,30 +519,21 @@ run_streams_app() {
             late=$(field late "$d")
             invalid=$(field invalid "$d")
             ;;
-        kstreams*)
-            local line
+        kstreams* | flink* | quix*)
+            # Each peer's closing line on SIGTERM (Flink's after its final savepoint):
+            # "<peer>: <time> stopped: N valid ticks, N invalid, N dropped ..."
+            local line peer=${name%-alos}
             invalid=0 late=0
             for ((i = 1; i <= n; i++)); do
-                line=$(grep 'kstreams: .* stopped:' "$work/$tag-$i.log" | tail -n 1) || true
+                line=$(grep "$peer: .* stopped:" "$work/$tag-$i.log" | tail -n 1) || true
                 if [[ $line =~ ([0-9]+)\ invalid,\ ([0-9]+)\ dropped ]]; then
                     invalid=$((invalid + BASH_REMATCH[1]))
                     late=$((late + BASH_REMATCH[2]))
+                else
+                    say "$full r$round: no '$peer: ... stopped:' line in $work/$tag-$i.log"
                 fi
             done
             ;;
-        # --- flink --- its closing line, printed after the job stopped with a savepoint
-        flink*)
-            local line
-            invalid=0 late=0
-            line=$(grep 'flink: .* stopped:' "$work/$tag-1.log" | tail -n 1) || true
-            if [[ $line =~ ([0-9]+)\ invalid,\ ([0-9]+)\ dropped ]]; then
-                invalid=${BASH_REMATCH[1]}
-                late=${BASH_REMATCH[2]}
-            else
-                say "$full r$round: no 'stopped' line in $work/$tag-1.log"
-            fi
-            ;;
-        # --- end flink ---
     esac
     [[ $invalid == "$expected_invalid" ]] || {
         say "$full r$round: $invalid invalid records, expected $expected_invalid"
@@ -647,7 +660,8 @@ cat >"$work/meta.json" <<EOF
  "versions": {"auditor": $(json_str "$git_rev"), "auditor_binary_built": $(json_str "$auditor_built"),
    "kafka": $(json_str "$kafka_version"),
    "librdkafka": $(json_str "$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)"),
-   "java": $(json_str "$(java -version 2>&1 | head -n 1)")},
+   "java": $(json_str "$(java -version 2>&1 | head -n 1)"),
+   "quixstreams": $(json_str "$(sed -n 's/^quixstreams==\([^ ]*\).*/\1/p' "$quix_dir/requirements.txt")")},
  "notes": $(json_str "$notes")}
 EOF
 
