@@ -178,7 +178,8 @@ const rocksdb::Status& closed_error() {
 
 }  // namespace
 
-std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
+std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir,
+                                           std::size_t window_cache_bytes) {
   // RocksDB creates only the last path component; create the parents here so a fresh
   // --state-dir works, and report a path that is not a directory in our own words.
   std::error_code ec;
@@ -220,11 +221,44 @@ std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir) {
     close_abandoned(db);
     throw_open_error("cannot read checkpoint of " + describe(dir), read);
   }
-  return std::unique_ptr<TaskStore>(new TaskStore(std::move(db), std::move(checkpoint)));
+  return std::unique_ptr<TaskStore>(new TaskStore(std::move(db), std::move(checkpoint), window_cache_bytes));
 }
 
-TaskStore::TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint)
-    : db_(std::move(db)), checkpoint_(std::move(checkpoint)) {}
+TaskStore::TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint,
+                     std::size_t window_cache_bytes)
+    : db_(std::move(db)),
+      checkpoint_(std::move(checkpoint)),
+      cache_(window_cache_bytes, [this](DurationMs size) { return stored_max_start(size); }) {}
+
+std::optional<EventTime> TaskStore::stored_max_start(DurationMs size) const {
+  if (!db_) return kMaxEventTime;
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  // The last key before the first possible key of the next size: this size's largest start.
+  it->SeekForPrev(window_range_bound(DurationMs{size.value + 1}, kMinEventTime));
+  if (!it->status().ok()) {
+    record_read_error(it->status());
+    return kMaxEventTime;
+  }
+  if (!it->Valid()) return std::nullopt;
+  const auto key = decode_window_key(it->key().ToStringView());
+  if (!key || key->size != size) return std::nullopt;
+  return key->start;
+}
+
+void TaskStore::follow_in_cache(const CommitResult& commit, const TaskCheckpoint& checkpoint) {
+  for (const auto& [key, counts] : commit.puts) cache_.put(key, counts);
+  for (const auto& key : commit.deletes) cache_.erase(key);
+  // Closed windows no longer change: the cache stops holding them (queries read them from
+  // RocksDB), but only when the bound moved, since it walks the whole cache.
+  for (const auto& [size, closed] : checkpoint.progress.closed_before) {
+    const auto before = checkpoint_.progress.closed_before.find(size);
+    if (before == checkpoint_.progress.closed_before.end() || before->second < closed) {
+      cache_.forget_before(DurationMs{size}, closed);
+    }
+  }
+}
 
 TaskStore::~TaskStore() {
   // A destructor cannot report: the error is discarded on purpose. Callers who care call
@@ -262,6 +296,15 @@ std::optional<WindowCounts> TaskStore::get(const WindowKey& key) const {
   if (!db_) {
     record_read_error(closed_error());
     return std::nullopt;
+  }
+  WindowCounts cached;
+  switch (cache_.lookup(key, cached)) {
+    case WindowCache::Lookup::kHit:
+      return cached;
+    case WindowCache::Lookup::kAbsent:
+      return std::nullopt;
+    case WindowCache::Lookup::kUnknown:
+      break;
   }
   rocksdb::PinnableSlice value;
   const rocksdb::Status s =
@@ -313,6 +356,7 @@ rocksdb::Status TaskStore::apply(const CommitResult& commit, const TaskCheckpoin
   }
   rocksdb::WriteBatch batch;
   for (const auto& [key, counts] : commit.puts) {
+    cache_.before_write(key.size);
     if (rocksdb::Status s = batch.Put(encode_window_key(key), encode_counts(counts)); !s.ok()) {
       return s;
     }
@@ -323,6 +367,7 @@ rocksdb::Status TaskStore::apply(const CommitResult& commit, const TaskCheckpoin
   if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
   rocksdb::Status s = write(*db_, batch);
   if (s.ok()) {
+    follow_in_cache(commit, checkpoint);
     checkpoint_ = checkpoint;
   } else if (failed_write_.ok()) {
     failed_write_ = s;
@@ -342,6 +387,8 @@ rocksdb::Status TaskStore::apply_raw(const std::vector<RawEntry>& entries,
     if (!s.ok()) return s;
   }
   if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
+  // Raw entries are not decoded: the cache forgets everything rather than follow them.
+  cache_.clear();
   rocksdb::Status s = write(*db_, batch);
   if (s.ok()) {
     checkpoint_ = checkpoint;

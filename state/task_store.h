@@ -2,11 +2,11 @@
 // reflect. Only ever holds committed state: apply() writes a whole commit (puts, deletes,
 // checkpoint) in one WriteBatch, so a crash leaves either the old or the new commit.
 //
-// Thread-safety: one thread at a time (the worker's processing thread) for apply(),
-// apply_raw(), close() and checkpoint(). get(), scan(), read_status(), estimated_keys()
-// and memory_bytes() are also safe from other threads (HTTP handlers) concurrently with
-// apply(): RocksDB is, and the read-error slot is behind a mutex. Nothing may run
-// concurrently with close() or the destructor.
+// get() answers from an in-memory copy of the windows that can still change when it can
+// (state/window_cache.h), so a commit reads RocksDB only for windows it does not hold.
+//
+// Thread-safety: one thread at a time (the worker's processing thread; HTTP queries reach
+// the store through it) for every call but read_status(), which is safe from any thread.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -22,19 +22,25 @@
 #include <vector>
 
 #include "state/key_encoding.h"
+#include "state/window_cache.h"
 #include "topology/window_aggregator.h"
 
 namespace auditor::state {
 
 class TaskStore final : public WindowReader {
  public:
-  // Opens (creating if absent) the store in `dir`. Throws StoreDamaged (store_damage.h)
+  // What the window cache of one store may hold when none is given to open().
+  static constexpr std::size_t kDefaultWindowCacheBytes = 16U << 20U;
+
+  // Opens (creating if absent) the store in `dir`, with a window cache of at most
+  // `window_cache_bytes`. Throws StoreDamaged (store_damage.h)
   // naming the directory when its files are damaged (RocksDB reports corruption or a
   // missing file, CURRENT is gone, the checkpoint is unreadable), std::runtime_error when
   // it cannot be opened otherwise (locked, no space, permission, an earlier version).
   // RocksDB checks at open that every SST file the MANIFEST lists exists and has its
   // recorded size, which catches deleted and truncated files without reading the data.
-  static std::unique_ptr<TaskStore> open(const std::filesystem::path& dir);
+  static std::unique_ptr<TaskStore> open(const std::filesystem::path& dir,
+                                         std::size_t window_cache_bytes = kDefaultWindowCacheBytes);
 
   ~TaskStore() override;
   TaskStore(const TaskStore&) = delete;
@@ -85,10 +91,18 @@ class TaskStore final : public WindowReader {
   [[nodiscard]] rocksdb::Status close();
 
  private:
-  TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint);
+  TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint,
+            std::size_t window_cache_bytes);
+
+  // The largest window start stored for `size` (the window cache's bound); on a read error
+  // kMaxEventTime, so that every lookup goes to RocksDB and meets the error there.
+  [[nodiscard]] std::optional<EventTime> stored_max_start(DurationMs size) const;
+  // After a durable write of `commit`: the cache follows it.
+  void follow_in_cache(const CommitResult& commit, const TaskCheckpoint& checkpoint);
 
   std::unique_ptr<rocksdb::DB> db_;
   TaskCheckpoint checkpoint_;
+  mutable WindowCache cache_;
   mutable std::mutex read_status_mu_;
   mutable rocksdb::Status read_status_;  // guarded by read_status_mu_
   rocksdb::Status failed_write_;         // the first write that failed; OK when none

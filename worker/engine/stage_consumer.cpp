@@ -123,8 +123,15 @@ std::chrono::milliseconds StageConsumer::coordinator_unreachable_for(
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - *coordinator_lost_at_);
 }
 
-kafka::MessagePtr StageConsumer::poll() {
-  return kafka::MessagePtr(rd_kafka_consumer_poll(handle_.get(), 0));
+std::size_t StageConsumer::poll_batch(std::span<kafka::MessagePtr> out) {
+  // Raw pointers for librdkafka, owned right after; the scratch array is reused.
+  scratch_.resize(out.size());
+  const ssize_t got = rd_kafka_consume_batch_queue(queue_.get(), 0, scratch_.data(), scratch_.size());
+  // -1 only for a queue that is not a consumer queue: a programming error, not data.
+  if (got <= 0) return 0;
+  const auto count = static_cast<std::size_t>(got);
+  for (std::size_t i = 0; i < count; ++i) out[i].reset(scratch_[i]);
+  return count;
 }
 
 std::string StageConsumer::incremental_assign(const rd_kafka_topic_partition_list_t& partitions) {

@@ -49,6 +49,7 @@ Worker::Worker(WorkerConfig config, WorkerShared& shared)
       loop_now_(steady_now()),
       last_progress_log_(Clock::now()) {
   auto logger = log::get("worker");
+  burst_.resize(kRecordsPerBurst);
   producer_ = std::make_unique<kafka::Producer>(config_.kafka, worker_producer_properties(config_));
   producer_->track_offsets_of(config_.topics.changelog());
   partitions_ = provision_topics(producer_->handle(), config_, kBlockingTimeout);
@@ -175,12 +176,14 @@ void Worker::dead_letter(const rd_kafka_message_t& source, std::string_view erro
 }
 
 std::size_t Worker::read_burst(StageConsumer& consumer) {
-  std::size_t read = 0;
-  while (read < kRecordsPerBurst && !fatal_ && !cycle_.deferred_full()) {
-    const kafka::MessagePtr message = consumer.poll();
-    if (!message) break;
-    process(consumer, *message);
-    ++read;
+  if (fatal_ || cycle_.deferred_full()) return 0;
+  const std::size_t read = consumer.poll_batch(burst_);
+  for (std::size_t i = 0; i < read; ++i) {
+    // Each record is released here, processed or not: after a fatal error the rest of the
+    // burst is dropped with the clients. A burst may take the deferred dead letters past
+    // their limit by at most one burst of records.
+    const kafka::MessagePtr message = std::move(burst_[i]);
+    if (!fatal_) process(consumer, *message);
   }
   return read;
 }

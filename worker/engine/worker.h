@@ -154,6 +154,7 @@ class Worker final : private RecordSink, private StageConsumer::Listener {
   // After the producer, the transaction and the stages: destroyed (joined) before them.
   std::optional<InflightCommit> inflight_;
   std::vector<DeferredRecord> deferred_;
+  std::vector<kafka::MessagePtr> burst_;  // read_burst()'s records, one burst at a time
 
   bool fatal_ = false;
   WorkerExit exit_;
