@@ -12,6 +12,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/status.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -26,8 +27,22 @@
 
 namespace auditor::state {
 
+// The memory every store of the process shares (docs/architecture.md, "Memory"): one LRU
+// block cache (data, index and filter blocks) with the memtables charged to it through a
+// write buffer manager, and the size of one memtable.
+struct StoreMemory {
+  std::size_t block_cache_bytes = 128 << 20;
+  std::size_t memtable_budget_bytes = 64 << 20;  // part of block_cache_bytes
+  std::size_t write_buffer_bytes = 8 << 20;
+};
+
 class TaskStore final : public WindowReader {
  public:
+  // Sets the shared memory of every store this process opens. Call it once, before the
+  // first open(); without it the stores use StoreMemory's defaults. Throws
+  // std::logic_error once a store has been opened (the cache exists and keeps its size).
+  static void configure_memory(const StoreMemory& memory);
+
   // Opens (creating if absent) the store in `dir`. Throws StoreDamaged (store_damage.h)
   // naming the directory when its files are damaged (RocksDB reports corruption or a
   // missing file, CURRENT is gone, the checkpoint is unreadable), std::runtime_error when
@@ -72,7 +87,7 @@ class TaskStore final : public WindowReader {
 
   // Estimates for metrics. memory_bytes(): this store's own memory outside the shared
   // budget; shared_memory_bytes(): the budget every store of the process shares (block
-  // cache with data, index and filter blocks, and the memtables), at most 128 MiB.
+  // cache with data, index and filter blocks, and the memtables; configure_memory).
   [[nodiscard]] std::uint64_t estimated_keys() const;
   [[nodiscard]] std::uint64_t memory_bytes() const;
   [[nodiscard]] static std::uint64_t shared_memory_bytes();

@@ -21,8 +21,8 @@ AggregateStage::AggregateStage(const WorkerConfig& config, std::int32_t partitio
       metrics_(metrics),
       sink_(sink),
       producer_(producer),
-      restorer_(config.kafka, changelog_topic_, repartition_topic_, config.topics.restore_group()) {
-}
+      restorer_(config.kafka, changelog_topic_, repartition_topic_, config.topics.restore_group(),
+                worker_memory(config).prefetch_kbytes_per_consumer) {}
 
 std::unique_ptr<AggregateTask> AggregateStage::start_task(PartitionId id) {
   std::unique_ptr<AggregateTask> task;
