@@ -156,13 +156,15 @@ rejects)
     '/name: AUDITOR_GRACE$/{n;s/value: "30s"/value: "30 s"/}'
   bites decimal-memory "'512MB' is not a size" "$out/base.yaml" \
     '/name: AUDITOR_MEMORY$/{n;s/value: "512MiB"/value: "512MB"/}'
+  bites memory-above-limit 'AUDITOR_MEMORY 512MiB is above the container' "$out/base.yaml" \
+    's/memory: 640Mi/memory: 500Mi/'
   bites file-outside-its-mount "exited (exit status 2) instead of starting" "$out/base-secured.yaml" \
     's|/etc/auditor/tls/tls.crt|/etc/auditor/tls-certs/tls.crt|' secured
   bites name-too-long 'must be no more than 63 characters' "$out/base.yaml" \
     's/auditor-worker-headless/auditor-worker-headless-for-the-payments-audit-pipeline-production/'
   bites secret-not-in-values 'Secret "auditor-kafka-credentials" is not named in the values' \
     "$out/base-secured.yaml" '' wrong-values
-  echo "$((18 - failures)) of 18 broken renders rejected"
+  echo "$((20 - failures)) of 20 broken renders rejected"
   [[ $failures -eq 0 ]]
   ;;
 unit)
