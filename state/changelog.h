@@ -22,10 +22,6 @@ namespace auditor::state {
 
 inline constexpr std::string_view kProgressKey = "m:progress";
 
-struct ChangelogRecord {
-  std::string key;
-  std::optional<std::string> value;  // nullopt: tombstone
-};
 
 // The records of one commit, in order: puts, deletes, then the progress record.
 [[nodiscard]] std::vector<ChangelogRecord> changelog_records(const CommitResult& commit);

@@ -38,6 +38,13 @@ inline constexpr std::string_view kCheckpointKey = "m:checkpoint";
 [[nodiscard]] std::optional<WindowCounts> decode_counts(std::string_view bytes);
 
 // Everything a task records next to its windows, atomically with them.
+// One record of a task's changelog topic, as written to the store too: a window or the
+// progress record; no value is a tombstone.
+struct ChangelogRecord {
+  std::string key;
+  std::optional<std::string> value;  // nullopt: tombstone
+};
+
 struct TaskCheckpoint {
   // Next repartition offset to read: the input this store reflects.
   std::optional<Offset> input_offset;

@@ -22,30 +22,47 @@
 #include <system_error>
 #include <utility>
 
+#include "state/changelog.h"
 #include "state/store_damage.h"
 
 namespace auditor::state {
 namespace {
 
-// All stores of the process share one memory budget, however many tasks it holds and
-// however many keys they have: the block cache holds data, index and filter blocks, and
-// the memtables are charged to it as well (write buffer manager).
-constexpr std::size_t kStoreMemoryBytes = 128 << 20;
-constexpr std::size_t kMemtableBudgetBytes = 64 << 20;
-constexpr std::size_t kWriteBufferBytes = 8 << 20;
 constexpr int kMaxOpenFiles = 256;
 constexpr double kBloomBitsPerKey = 10;
 
+// All stores of the process share one memory budget, however many tasks it holds and
+// however many keys they have: the block cache holds data, index and filter blocks, and
+// the memtables are charged to it as well (write buffer manager). Its sizes are set once
+// (TaskStore::configure_memory) before the first store opens.
 struct SharedMemory {
+  StoreMemory sizes;
   std::shared_ptr<rocksdb::Cache> cache;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
 };
 
+// What configure_memory set, until shared_memory() first builds the cache from it.
+struct MemoryConfig {
+  std::mutex mu;
+  StoreMemory sizes;  // guarded by mu
+  bool used = false;  // guarded by mu
+};
+
+MemoryConfig& memory_config() {
+  static MemoryConfig config;
+  return config;
+}
+
 const SharedMemory& shared_memory() {
   static const SharedMemory memory = [] {
+    MemoryConfig& config = memory_config();
+    const std::lock_guard lock(config.mu);
+    config.used = true;
     SharedMemory m;
-    m.cache = rocksdb::NewLRUCache(kStoreMemoryBytes);
-    m.write_buffers = std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudgetBytes, m.cache);
+    m.sizes = config.sizes;
+    m.cache = rocksdb::NewLRUCache(m.sizes.block_cache_bytes);
+    m.write_buffers =
+        std::make_shared<rocksdb::WriteBufferManager>(m.sizes.memtable_budget_bytes, m.cache);
     return m;
   }();
   return memory;
@@ -100,7 +117,7 @@ rocksdb::Options make_options(const std::filesystem::path& dir) {
   options.create_if_missing = true;
   options.compaction_style = rocksdb::kCompactionStyleLevel;
   options.max_open_files = kMaxOpenFiles;
-  options.write_buffer_size = kWriteBufferBytes;
+  options.write_buffer_size = shared_memory().sizes.write_buffer_bytes;
   options.compression = pick_compression();
   // No preallocation: RocksDB would reserve 1.1 write buffers (8.8 MiB) per WAL file,
   // whatever the store holds, so many small stores would claim disk they never use, and a
@@ -350,19 +367,26 @@ void TaskStore::scan(
 }
 
 rocksdb::Status TaskStore::apply(const CommitResult& commit, const TaskCheckpoint& checkpoint) {
+  return apply(commit, changelog_records(commit), checkpoint);
+}
+
+rocksdb::Status TaskStore::apply(const CommitResult& commit,
+                                 const std::vector<ChangelogRecord>& changelog,
+                                 const TaskCheckpoint& checkpoint) {
   if (!db_) return closed_error();
   if (const rocksdb::Status read = read_status(); !read.ok()) {
     return rocksdb::Status::Aborted("commit built on a failed read", read.ToString());
   }
-  rocksdb::WriteBatch batch;
-  for (const auto& [key, counts] : commit.puts) {
-    cache_.before_write(key.size);
-    if (rocksdb::Status s = batch.Put(encode_window_key(key), encode_counts(counts)); !s.ok()) {
-      return s;
-    }
+  const std::size_t windows = commit.puts.size() + commit.deletes.size();
+  if (changelog.size() != windows + 1) {
+    return rocksdb::Status::InvalidArgument("changelog records do not match the commit");
   }
-  for (const auto& key : commit.deletes) {
-    if (rocksdb::Status s = batch.Delete(encode_window_key(key)); !s.ok()) return s;
+  for (const auto& [key, counts] : commit.puts) cache_.before_write(key.size);
+  rocksdb::WriteBatch batch;
+  for (std::size_t i = 0; i < windows; ++i) {
+    const ChangelogRecord& record = changelog[i];
+    rocksdb::Status s = record.value ? batch.Put(record.key, *record.value) : batch.Delete(record.key);
+    if (!s.ok()) return s;
   }
   if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;
   rocksdb::Status s = write(*db_, batch);
@@ -409,6 +433,15 @@ std::uint64_t TaskStore::memory_bytes() const {
   std::uint64_t total = 0;
   if (!db_->GetIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &total)) return 0;
   return total;
+}
+
+void TaskStore::configure_memory(const StoreMemory& memory) {
+  MemoryConfig& config = memory_config();
+  const std::lock_guard lock(config.mu);
+  if (config.used) {
+    throw std::logic_error("the stores' memory must be set before the first store opens");
+  }
+  config.sizes = memory;
 }
 
 std::uint64_t TaskStore::shared_memory_bytes() {

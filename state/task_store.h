@@ -12,6 +12,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/status.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -27,9 +28,23 @@
 
 namespace auditor::state {
 
+// The memory every store of the process shares (docs/architecture.md, "Memory"): one LRU
+// block cache (data, index and filter blocks) with the memtables charged to it through a
+// write buffer manager, and the size of one memtable.
+struct StoreMemory {
+  std::size_t block_cache_bytes = 128 << 20;
+  std::size_t memtable_budget_bytes = 64 << 20;  // part of block_cache_bytes
+  std::size_t write_buffer_bytes = 8 << 20;
+};
+
 class TaskStore final : public WindowReader {
  public:
-  // What the window cache of one store may hold when none is given to open().
+  // Sets the shared memory of every store this process opens. Call it once, before the
+  // first open(); without it the stores use StoreMemory's defaults. Throws
+  // std::logic_error once a store has been opened (the cache exists and keeps its size).
+  static void configure_memory(const StoreMemory& memory);
+
+  // What the window cache of one store may hold when open() is not told.
   static constexpr std::size_t kDefaultWindowCacheBytes = 16U << 20U;
 
   // Opens (creating if absent) the store in `dir`, with a window cache of at most
@@ -64,6 +79,12 @@ class TaskStore final : public WindowReader {
   // page cache survives a process crash). On success, checkpoint() returns `checkpoint`.
   // Returns Aborted without writing while read_status() is not OK.
   [[nodiscard]] rocksdb::Status apply(const CommitResult& commit, const TaskCheckpoint& checkpoint);
+  // The same, writing the window records of `changelog` (changelog_records(commit), as
+  // produced to the changelog topic: puts, deletes, then the progress record) instead of
+  // encoding them again. InvalidArgument when it does not have that shape.
+  [[nodiscard]] rocksdb::Status apply(const CommitResult& commit,
+                                      const std::vector<ChangelogRecord>& changelog,
+                                      const TaskCheckpoint& checkpoint);
 
   // Raw entries for changelog restore (exactly-once): `value` nullopt means delete (an
   // empty string is a value). Written with the checkpoint in one batch. Keys in the
@@ -78,7 +99,7 @@ class TaskStore final : public WindowReader {
 
   // Estimates for metrics. memory_bytes(): this store's own memory outside the shared
   // budget; shared_memory_bytes(): the budget every store of the process shares (block
-  // cache with data, index and filter blocks, and the memtables), at most 128 MiB.
+  // cache with data, index and filter blocks, and the memtables; configure_memory).
   [[nodiscard]] std::uint64_t estimated_keys() const;
   [[nodiscard]] std::uint64_t memory_bytes() const;
   [[nodiscard]] static std::uint64_t shared_memory_bytes();

@@ -61,8 +61,9 @@ template)
     echo "release payments-audit-pipeline-production-eu-west-1:"
     "$validator" -auditor "$auditor" -values "$chart/values.yaml" "$long"
     expect "$manifest" '^  replicas: 3$' "3 workers"
-    expect "$manifest" 'memory: 573Mi' "worker memory request derived from the budgets (573Mi)"
-    expect "$manifest" 'memory: 859Mi' "worker memory limit 150% of the request (859Mi)"
+    expect "$manifest" 'memory: 512Mi' "worker memory request is worker.memory (512Mi)"
+    expect "$manifest" 'memory: 640Mi' "worker memory limit 125% of worker.memory (640Mi)"
+    expect "$manifest" 'value: "512MiB"' "AUDITOR_MEMORY from worker.memory (512MiB)"
     expect "$manifest" 'value: \$\(POD_NAME\)\.auditor-worker-headless\.\$\(POD_NAMESPACE\)\.svc\.cluster\.local:8080' \
       "advertised HTTP address through the headless service"
     ;;
@@ -87,6 +88,7 @@ template)
     ;;
   minimal)
     expect "$manifest" '^  replicas: 1$' "1 worker"
+    expect "$manifest" 'value: "256MiB"' "AUDITOR_MEMORY from worker.memory (256MiB)"
     if grep -qE '^kind: PodDisruptionBudget$|name: auditor-dashboard$' "$manifest"; then
       echo "FAIL: the minimal set renders a PodDisruptionBudget or the dashboard"; exit 1
     fi
@@ -152,13 +154,17 @@ rejects)
     '/^ *cpu: 100m$/d' scaled
   bites bad-duration "'30 s' is not a duration" "$out/base.yaml" \
     '/name: AUDITOR_GRACE$/{n;s/value: "30s"/value: "30 s"/}'
+  bites decimal-memory "'512MB' is not a size" "$out/base.yaml" \
+    '/name: AUDITOR_MEMORY$/{n;s/value: "512MiB"/value: "512MB"/}'
+  bites memory-above-limit 'AUDITOR_MEMORY 512MiB is above the container' "$out/base.yaml" \
+    's/memory: 640Mi/memory: 500Mi/'
   bites file-outside-its-mount "exited (exit status 2) instead of starting" "$out/base-secured.yaml" \
     's|/etc/auditor/tls/tls.crt|/etc/auditor/tls-certs/tls.crt|' secured
   bites name-too-long 'must be no more than 63 characters' "$out/base.yaml" \
     's/auditor-worker-headless/auditor-worker-headless-for-the-payments-audit-pipeline-production/'
   bites secret-not-in-values 'Secret "auditor-kafka-credentials" is not named in the values' \
     "$out/base-secured.yaml" '' wrong-values
-  echo "$((18 - failures)) of 18 broken renders rejected"
+  echo "$((20 - failures)) of 20 broken renders rejected"
   [[ $failures -eq 0 ]]
   ;;
 unit)

@@ -172,6 +172,13 @@ TEST_F(TaskStoreTest, ApplyThenGetAndScanSeeExactlyTheCommit) {
   EXPECT_LE(TaskStore::shared_memory_bytes(), 128U << 20U);
 }
 
+TEST_F(TaskStoreTest, MemoryIsSetBeforeTheFirstStoreOpens) {
+  // The stores' shared cache exists once any store opened. (The tests share a process, so
+  // configure_memory's happy path is left to the worker's start: every integration test.)
+  auto store = TaskStore::open(store_dir());
+  EXPECT_THROW(TaskStore::configure_memory(StoreMemory{}), std::logic_error);
+}
+
 TEST_F(TaskStoreTest, DataAndCheckpointSurviveReopen) {
   CommitResult commit;
   commit.puts = {{key(kMinute, 0, "n\0ul"s, "a"), {1, 1}}, {key(kHour, 0, "n", "a"), {2, 2}}};

@@ -80,6 +80,48 @@ TEST_F(ConfigSources, StandbyTasksIsNoneOrAll) {
             "--standby-tasks: '2' is not one of none or all");
 }
 
+TEST_F(ConfigSources, MemoryInBinaryUnits) {
+  EXPECT_EQ(worker().memory_bytes, 512U << 20U);
+  EXPECT_EQ(worker({"--memory", "1GiB"}).memory_bytes, 1U << 30U);
+  EXPECT_EQ(worker({"--memory", "131072KiB"}).memory_bytes, 128U << 20U);
+  EXPECT_EQ(worker({"--memory", "268435456"}).memory_bytes, 256U << 20U);
+  set_env("AUDITOR_MEMORY", "768MiB");
+  EXPECT_EQ(worker().memory_bytes, 768U << 20U);
+  EXPECT_EQ(origins_.at("memory"), "AUDITOR_MEMORY");
+  EXPECT_EQ(worker({"--config", write_file("m.conf", "memory = 2GiB\n")}).memory_bytes,
+            768U << 20U);  // the environment wins over the file
+  unset_env("AUDITOR_MEMORY");
+  EXPECT_EQ(worker({"--config", write_file("m.conf", "memory = 2GiB\n")}).memory_bytes,
+            2ULL << 30U);
+}
+
+TEST_F(ConfigSources, MemoryRejectsOtherUnitsAndTooLittle) {
+  for (const char* text :
+       {"768MB", "1GB", "512M", "1g", "512 MiB", "1.5GiB", "-1GiB", "", "lots"}) {
+    EXPECT_NE(config_error({"--memory", text})
+                  .find("--memory: '" + std::string(text) +
+                        "' is not a size (a whole number of bytes, "
+                        "KiB, MiB or GiB"),
+              std::string::npos)
+        << text;
+  }
+  EXPECT_EQ(config_error({"--memory", "127MiB"}),
+            "--memory: must be between 128MiB and 64GiB (the parts it is split into would be "
+            "too small to work below 128MiB)");
+  EXPECT_NE(config_error({"--memory", "65GiB"}).find("between 128MiB and 64GiB"),
+            std::string::npos);
+  EXPECT_NE(config_error({"--memory", "99999999999999999999GiB"}).find("--memory"),
+            std::string::npos);
+}
+
+TEST_F(ConfigSources, MemorySplitCountsTheStandbyConsumer) {
+  const auto none = worker_memory(worker({"--memory", "1GiB"}));
+  const auto all = worker_memory(worker({"--memory", "1GiB", "--standby-tasks", "all"}));
+  EXPECT_EQ(none.consumers, 3);
+  EXPECT_EQ(all.consumers, 4);
+  EXPECT_EQ(none.block_cache_bytes, split_memory(1ULL << 30U, 3).block_cache_bytes);
+}
+
 TEST_F(ConfigSources, FileSetsOptions) {
   const auto file = write_file("w.conf",
                                "# a comment\n\ngrace = 1m\nwindows = 1m,1h\nhttp-port = 9090\n"

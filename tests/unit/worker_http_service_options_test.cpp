@@ -82,7 +82,7 @@ TEST_F(ServiceOptions, Sizes) {
   EXPECT_EQ(parse_size_option("--max-body", "512B"), 512U);
   EXPECT_EQ(parse_size_option("--max-body", "64KiB"), 65536U);
   EXPECT_EQ(parse_size_option("--max-body", "2MiB"), 2097152U);
-  for (const char* bad : {"", "MiB", "1.5MiB", "-1", "1 MiB", "1mb", "1GiB", "x"}) {
+  for (const char* bad : {"", "MiB", "1.5MiB", "-1", "1 MiB", "1mb", "1MB", "1GB", "x"}) {
     EXPECT_THROW((void)parse_size_option("--max-body", bad), ConfigError) << bad;
   }
   EXPECT_THROW((void)parse_size_option("--max-body", "99999999999999999999MiB"), ConfigError);

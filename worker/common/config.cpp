@@ -1,6 +1,8 @@
 #include "worker/common/config.h"
 
 #include <algorithm>
+#include <charconv>
+#include <limits>
 
 #include "topology/duration.h"
 
@@ -65,6 +67,32 @@ DurationMs parse_duration_option(const std::string& option, const std::string& t
     throw ConfigError(option + ": '" + text + "' is not a duration (like 500ms, 30s, 5m, 1h, 1d)");
   }
   return *parsed;
+}
+
+std::uint64_t parse_size_option(const std::string& option, const std::string& text) {
+  std::uint64_t number = 0;
+  const char* end = text.data() + text.size();
+  const auto [rest, error] = std::from_chars(text.data(), end, number);
+  const std::string unit(rest, end);
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  if (unit == "KiB") scale = kKiB;
+  if (unit == "MiB") scale = kMiB;
+  if (unit == "GiB") scale = kGiB;
+  if (error != std::errc() || rest == text.data() || scale == 0) {
+    throw ConfigError(option + ": '" + text +
+                      "' is not a size (a whole number of bytes, KiB, MiB or GiB: 1048576, "
+                      "64KiB, 512MiB, 1GiB)");
+  }
+  if (number > std::numeric_limits<std::uint64_t>::max() / scale) {
+    throw ConfigError(option + ": '" + text + "' is too large");
+  }
+  return number * scale;
+}
+
+MemoryBudget worker_memory(const WorkerConfig& config) {
+  const int consumers = config.standby_tasks == StandbyTasksMode::kAll ? 4 : 3;
+  return split_memory(config.memory_bytes, consumers);
 }
 
 std::pair<std::string, std::string> parse_kafka_property(const std::string& text) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "topology/memory_budget.h"
 #include "topology/types.h"
 #include "topology/window_aggregator.h"
 #include "topology/windows.h"
@@ -82,7 +83,13 @@ struct WorkerConfig {
   // host:port at which the other replicas reach this one's HTTP endpoints (forwarded
   // queries); unset: this host's name and the bound port (engine/advertised_http.h).
   std::optional<std::string> advertised_http;
+  // The whole process's memory (--memory), split by split_memory (worker_memory below).
+  std::uint64_t memory_bytes = kDefaultMemoryBytes;
 };
+
+// The split of config.memory_bytes for this worker's consumers (ingest, aggregate, changelog
+// restorer, and the standby copies' follower with --standby-tasks all).
+[[nodiscard]] MemoryBudget worker_memory(const WorkerConfig& config);
 
 // Checks shared by all subcommands; throw ConfigError naming the option. `option` is the
 // label used in the message ("--grace", "--grace (from AUDITOR_GRACE)").
@@ -91,6 +98,9 @@ void validate_topic_name(const std::string& option, const std::string& name);
 // brackets); a port, when given, is a number 1-65535.
 void validate_bootstrap_servers(const std::string& option, const std::string& servers);
 [[nodiscard]] DurationMs parse_duration_option(const std::string& option, const std::string& text);
+// A size in bytes: a whole number, or one with the binary unit B, KiB, MiB or GiB
+// ("1048576", "64KiB", "512MiB", "1GiB"); decimal units (MB, GB) are refused.
+[[nodiscard]] std::uint64_t parse_size_option(const std::string& option, const std::string& text);
 [[nodiscard]] std::pair<std::string, std::string> parse_kafka_property(const std::string& text);
 
 }  // namespace auditor

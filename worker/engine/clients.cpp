@@ -61,20 +61,22 @@ kafka::Properties worker_consumer_properties(const WorkerConfig& config, WorkerS
       // For /healthz: whether the group coordinator answers (StageConsumer::on_statistics).
       {"statistics.interval.ms", "1000"},
   };
-  kafka::add_prefetch_properties(props);
+  kafka::add_prefetch_properties(props, worker_memory(config).prefetch_kbytes_per_consumer);
   // Unique per group, so both stages may use the same one.
   if (config.instance_id) props.emplace_back("group.instance.id", *config.instance_id);
   return props;
 }
 
 kafka::Properties worker_producer_properties(const WorkerConfig& config) {
+  const MemoryBudget memory = worker_memory(config);
   kafka::Properties props = {
       {"client.id", config.topics.application_id + "-producer"},
       // One commit enqueues its rollups, changelog records and pre-aggregates at once,
-      // often more than librdkafka's default 100,000 messages; a full queue would stall the
-      // loop until the broker caught up. Memory stays bounded by the byte limit (128 MiB).
-      {"queue.buffering.max.messages", "1000000"},
-      {"queue.buffering.max.kbytes", "131072"},
+      // often more than librdkafka's default 100,000 messages; a full queue stalls the loop
+      // until the broker caught up. Both limits are the producer's share of --memory: the
+      // byte limit counts payload only, the message limit bounds the rest (struct and key).
+      {"queue.buffering.max.messages", std::to_string(memory.producer_queue_messages)},
+      {"queue.buffering.max.kbytes", std::to_string(memory.producer_queue_kbytes)},
   };
   if (config.guarantee == Guarantee::kExactlyOnce) {
     props.emplace_back("transactional.id", transactional_id(config));

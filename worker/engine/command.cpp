@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "state/task_store.h"
 #include "worker/commands.h"
 #include "worker/common/cli_options.h"
 #include "worker/common/effective_config.h"
@@ -73,6 +74,15 @@ int run_worker(int argc, char** argv) {
   log::set_field("application_id", config.topics.application_id);
   if (config.instance_id) log::set_field("instance_id", *config.instance_id);
   cli::log_configuration("worker", values, origins);
+  // Once per process, before the first store opens; a Worker recreated after a client
+  // failure keeps the stores' cache.
+  const MemoryBudget memory = worker_memory(config);
+  state::TaskStore::configure_memory(state::StoreMemory{
+      .block_cache_bytes = memory.block_cache_bytes,
+      .memtable_budget_bytes = memory.memtable_budget_bytes,
+      .write_buffer_bytes = memory.write_buffer_bytes,
+  });
+  log::get("worker")->info("{}", describe(memory));
   // Before the worker starts: its start-up can wait up to 30 s for the broker, and a
   // signal meanwhile must stop it (run() then returns at once), not kill it.
   const std::atomic<bool>& stop = install_stop_signals();

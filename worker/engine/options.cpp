@@ -71,7 +71,12 @@ void add_worker_options(po::options_description& options) {
       "GET /rollups for the keys it owns (default: the host name and the bound --http-port)")(
       "standby-tasks", po::value<std::string>()->default_value("none"),
       "none, or all: keep a warm copy of every aggregate task this replica does not run, and "
-      "warm them before taking tasks over, so a moved task resumes at once");
+      "warm them before taking tasks over, so a moved task resumes at once")(
+      "memory", po::value<std::string>()->default_value("512MiB"),
+      "the worker's memory (bytes, KiB, MiB or GiB; at least 128MiB), split over the RocksDB "
+      "block cache, the consumers' prefetch, the producer queue, the pending aggregates and "
+      "the deferred dead letters, with 64 MiB left for the rest (docs/architecture.md, "
+      "\"Memory\")");
 }
 
 WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origins) {
@@ -154,6 +159,12 @@ WorkerConfig worker_config(const po::variables_map& v, const cli::Origins& origi
   if (v.count("advertised-http") != 0U) {
     c.advertised_http = text(v, "advertised-http");
     validate_advertised_http(label("advertised-http"), *c.advertised_http);
+  }
+  c.memory_bytes = parse_size_option(label("memory"), text(v, "memory"));
+  if (c.memory_bytes < kMinMemoryBytes || c.memory_bytes > kMaxMemoryBytes) {
+    throw ConfigError(label("memory") +
+                      ": must be between 128MiB and 64GiB (the parts it is "
+                      "split into would be too small to work below 128MiB)");
   }
   return c;
 }

@@ -16,12 +16,6 @@ namespace {
 
 constexpr std::chrono::seconds kProgressInterval{10};
 constexpr std::chrono::seconds kConsumerErrorLogInterval{10};
-// Commit early when this many distinct pre-aggregates and window deltas are pending:
-// bounds memory when a commit interval sees very many keys.
-constexpr std::size_t kMaxPendingEntries = 500'000;
-// Dead letters deferred while a commit is in flight; past this the loop waits for the
-// commit instead of reading on.
-constexpr std::size_t kMaxDeferredBytes = 64U << 20U;
 // Housekeeping (commit decisions, delivery reports, liveness, queries, restores) runs after
 // a burst of records from each stage, or whenever both queues are empty: none of it
 // belongs on the per-record path.
@@ -30,6 +24,16 @@ constexpr std::chrono::seconds kCloseTimeout{10};
 // /healthz turns unhealthy once a stage's group coordinator has been out of reach this
 // long: longer than a coordinator move or a broker restart's blip, well within a session.
 constexpr std::chrono::seconds kUnreachableAfter{5};
+
+// Both memory bounds are shares of --memory (worker_memory): commit early when this many
+// distinct pre-aggregates and window deltas are pending (bounds memory when a commit
+// interval sees very many keys); past the deferred bytes (dead letters produced while a
+// commit is in flight) the loop waits for the commit instead of reading on.
+CommitLimits commit_limits(const WorkerConfig& config) {
+  const MemoryBudget memory = worker_memory(config);
+  return CommitLimits{config.commit_interval, memory.max_pending_entries,
+                      memory.deferred_dead_letter_bytes};
+}
 
 ClockMs steady_now() {
   return ClockMs{std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -42,8 +46,7 @@ ClockMs steady_now() {
 Worker::Worker(WorkerConfig config, WorkerShared& shared)
     : config_(std::move(config)),
       metrics_(shared.metrics),
-      cycle_(CommitLimits{config_.commit_interval, kMaxPendingEntries, kMaxDeferredBytes},
-             steady_now()),
+      cycle_(commit_limits(config_), steady_now()),
       status_(shared.status),
       queries_(shared.queries),
       loop_now_(steady_now()),

@@ -118,7 +118,7 @@ std::string render_metrics(const WorkerMetrics& m, const StatusSnapshot& s,
   w.gauge("auditor_rocksdb_estimated_keys", "Estimated keys in the local stores",
           static_cast<double>(s.store_estimated_keys));
   w.gauge("auditor_rocksdb_memory_bytes",
-          "Memory of the local stores (their shared budget is 128 MiB)",
+          "Memory of the local stores (their shared budget is the block cache share of --memory)",
           static_cast<double>(s.store_memory_bytes));
   w.gauge("auditor_process_resident_memory_bytes", "Resident memory of the process",
           static_cast<double>(resident_bytes()));

@@ -1,7 +1,5 @@
 #include "worker/http/service_options.h"
 
-#include <charconv>
-#include <limits>
 #include <memory>
 #include <stdexcept>
 
@@ -15,8 +13,6 @@ namespace {
 namespace po = cli::po;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kKiB = 1024;
-constexpr std::size_t kMiB = 1024 * kKiB;
 constexpr std::size_t kMinBody = kKiB;
 constexpr std::size_t kMaxBody = 64 * kMiB;
 
@@ -55,24 +51,6 @@ void add_service_options(po::options_description& options, const ServiceDefaults
       "/healthz, /readyz, /metrics)")("tls-cert", po::value<std::string>(),
                                       "serve HTTPS with this PEM certificate (chain)")(
       "tls-key", po::value<std::string>(), "the PEM private key of --tls-cert");
-}
-
-std::size_t parse_size_option(const std::string& option, const std::string& text) {
-  std::size_t number = 0;
-  const char* end = text.data() + text.size();
-  const auto [rest, error] = std::from_chars(text.data(), end, number);
-  const std::string unit(rest, end);
-  std::size_t scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  if (unit == "KiB") scale = kKiB;
-  if (unit == "MiB") scale = kMiB;
-  if (error != std::errc() || rest == text.data() || scale == 0) {
-    throw ConfigError(option + ": '" + text + "' is not a size (write 1048576, 64KiB or 1MiB)");
-  }
-  if (number > std::numeric_limits<std::size_t>::max() / scale) {
-    throw ConfigError(option + ": '" + text + "' is too large");
-  }
-  return number * scale;
 }
 
 ServiceSettings service_settings(const po::variables_map& v, const cli::Origins& origins,

@@ -40,7 +40,4 @@ struct ServiceSettings {
                                                const ServiceDefaults& defaults,
                                                Server::Options base);
 
-// A size in bytes: "1048576", "64KiB", "1MiB". Throws ConfigError naming `option`.
-[[nodiscard]] std::size_t parse_size_option(const std::string& option, const std::string& text);
-
 }  // namespace auditor::web

@@ -62,9 +62,9 @@ ConfPtr make_conf(const KafkaSettings& settings, const Properties& defaults) {
   return conf;
 }
 
-void add_prefetch_properties(Properties& properties) {
+void add_prefetch_properties(Properties& properties, std::uint64_t kbytes) {
   properties.emplace_back("queued.min.messages", "10000000");
-  properties.emplace_back("queued.max.messages.kbytes", "32768");
+  properties.emplace_back("queued.max.messages.kbytes", std::to_string(kbytes));
 }
 
 HandlePtr make_client(rd_kafka_type_t type, ConfPtr conf) {

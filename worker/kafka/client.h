@@ -1,6 +1,7 @@
 // Creating librdkafka clients: configuration with our logging, and the handle itself.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,9 +22,10 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 // Prefetch settings for every consumer that reads a backlog (the worker's, the changelog
 // restorer's). librdkafka 2.0 stops fetching a partition for a whole second once
 // queued.min.messages (default 100,000) are queued for it, which is far less than a second
-// of work: the byte limit (32 MiB of payload per consumer, about three times that in
-// memory for small records) bounds the prefetch instead.
-void add_prefetch_properties(Properties& properties);
+// of work: the byte limit bounds the prefetch instead, `kbytes` KiB of payload per consumer
+// (its share of --memory, MemoryBudget::prefetch_kbytes_per_consumer; about three times
+// that in memory for small records).
+void add_prefetch_properties(Properties& properties, std::uint64_t kbytes);
 
 // rd_kafka_new; takes ownership of `conf` (librdkafka keeps it on success, we destroy it on
 // failure). Throws std::runtime_error with librdkafka's reason.

@@ -21,8 +21,8 @@ AggregateStage::AggregateStage(const WorkerConfig& config, std::int32_t partitio
       metrics_(metrics),
       sink_(sink),
       producer_(producer),
-      restorer_(config.kafka, changelog_topic_, repartition_topic_, config.topics.restore_group()) {
-}
+      restorer_(config.kafka, changelog_topic_, repartition_topic_, config.topics.restore_group(),
+                worker_memory(config).prefetch_kbytes_per_consumer) {}
 
 std::unique_ptr<AggregateTask> AggregateStage::start_task(PartitionId id) {
   std::unique_ptr<AggregateTask> task;
@@ -273,7 +273,7 @@ Failure AggregateStage::build(std::vector<TaskCommit>& out) {
     }
     WorkerMetrics::inc(metrics_.rollups_published, result.rollups.size());
     result.rollups = {};  // enqueued (copied): not needed while the commit is in flight
-    const auto changelog = state::changelog_records(result);
+    std::vector<state::ChangelogRecord> changelog = state::changelog_records(result);
     WorkerMetrics::inc(metrics_.changelog_records, changelog.size());
     for (const auto& record : changelog) {
       sink_.produce({changelog_topic_,
@@ -283,13 +283,13 @@ Failure AggregateStage::build(std::vector<TaskCommit>& out) {
                      record.value ? record.value->size() : 0,
                      {}});
     }
-    out.push_back({partition, std::move(result), task->next_offset()});
+    out.push_back({partition, std::move(result), task->next_offset(), std::move(changelog)});
   }
   return std::nullopt;
 }
 
 Failure AggregateStage::apply(std::vector<TaskCommit>& commit) {
-  for (auto& [partition, result, next_offset] : commit) {
+  for (auto& [partition, result, next_offset, changelog] : commit) {
     // Tasks are revoked only once the commit in flight has completed.
     const auto it = tasks_.find(partition);
     if (it == tasks_.end()) continue;
@@ -302,7 +302,7 @@ Failure AggregateStage::apply(std::vector<TaskCommit>& commit) {
     if (const auto last = producer_.last_offset(partition.value)) {
       checkpoint.changelog_offset = Offset{*last + 1};
     }
-    const auto status = task.store().apply(result, checkpoint);
+    const auto status = task.store().apply(result, changelog, checkpoint);
     if (!status.ok()) {
       // Kafka has the commit, the store does not (the batch is atomic: none of it is
       // written). A restart restores the store from the changelog, which holds this

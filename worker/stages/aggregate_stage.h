@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "state/key_encoding.h"
 #include "topology/rollup_format.h"
 #include "topology/window_aggregator.h"
 #include "worker/common/config.h"
@@ -81,6 +82,8 @@ class AggregateStage {
     PartitionId partition;
     CommitResult result;
     std::optional<Offset> next_offset;  // the repartition position the commit covers
+    // As produced to the changelog; the store writes the same bytes.
+    std::vector<state::ChangelogRecord> changelog;
   };
   // Builds the tasks' part of a commit: reads the changed windows, produces rollups and
   // changelog records, and returns what the stores must write once it is durable.

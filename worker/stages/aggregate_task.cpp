@@ -1,5 +1,8 @@
 #include "worker/stages/aggregate_task.h"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace auditor {
 
 std::filesystem::path task_store_dir(const WorkerConfig& config, PartitionId partition) {
@@ -12,7 +15,11 @@ AggregateTask::AggregateTask(const WorkerConfig& config, PartitionId partition,
     : config_(config),
       partition_(partition),
       input_partitions_(input_partitions),
-      store_(state::TaskStore::open(task_store_dir(config, partition))),
+      // The process's window cache budget, shared evenly by the tasks it may hold.
+      store_(state::TaskStore::open(
+          task_store_dir(config, partition),
+          worker_memory(config).window_cache_bytes /
+              static_cast<std::uint64_t>(std::max<std::int32_t>(1, input_partitions)))),
       aggregator_(config.windows, config.grace, config.state_retention, config.emit,
                   input_partitions, store_->checkpoint().progress),
       next_offset_(store_->checkpoint().input_offset) {}

@@ -11,14 +11,15 @@ namespace auditor {
 using Clock = std::chrono::steady_clock;
 constexpr int kEndQueryTimeoutMs = 2'000;
 
-kafka::Properties changelog_reader_properties(const std::string& group) {
+kafka::Properties changelog_reader_properties(const std::string& group,
+                                              std::uint64_t prefetch_kbytes) {
   kafka::Properties props = {{"group.id", group},  // never joins: assign only
                              {"enable.auto.commit", "false"},
                              {"enable.partition.eof", "true"},
                              {"isolation.level", "read_committed"},
                              {"auto.offset.reset", "earliest"},
                              {"fetch.wait.max.ms", "50"}};
-  kafka::add_prefetch_properties(props);
+  kafka::add_prefetch_properties(props, prefetch_kbytes);
   return props;
 }
 
@@ -38,9 +39,11 @@ void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_mes
 }
 
 ChangelogRestorer::ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic,
-                                     std::string repartition_topic, const std::string& group)
-    : consumer_(kafka::make_client(RD_KAFKA_CONSUMER,
-                                   kafka::make_conf(settings, changelog_reader_properties(group)))),
+                                     std::string repartition_topic, const std::string& group,
+                                     std::uint64_t prefetch_kbytes)
+    : consumer_(kafka::make_client(
+          RD_KAFKA_CONSUMER,
+          kafka::make_conf(settings, changelog_reader_properties(group, prefetch_kbytes)))),
       topic_(std::move(changelog_topic)),
       repartition_topic_(std::move(repartition_topic)) {}
 

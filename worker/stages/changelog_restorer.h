@@ -33,7 +33,9 @@ namespace auditor {
 // A read_committed consumer of changelog partitions (assign only, never joins `group`), for
 // the restorer and the standby copies. librdkafka still looks up the group's coordinator,
 // so the group is the application's (TopicNames::restore_group): its ACLs cover it.
-[[nodiscard]] kafka::Properties changelog_reader_properties(const std::string& group);
+// `prefetch_kbytes`: its queued.max.messages.kbytes (kafka::add_prefetch_properties).
+[[nodiscard]] kafka::Properties changelog_reader_properties(const std::string& group,
+                                                            std::uint64_t prefetch_kbytes);
 
 // Applies one consumed changelog record to `restore`. Throws std::runtime_error naming
 // `role` ("task", "standby task"), the partition and the offset when the record is
@@ -44,7 +46,8 @@ void apply_changelog_record(state::ChangelogRestore& restore, const rd_kafka_mes
 class ChangelogRestorer {
  public:
   ChangelogRestorer(const KafkaSettings& settings, std::string changelog_topic,
-                    std::string repartition_topic, const std::string& group);
+                    std::string repartition_topic, const std::string& group,
+                    std::uint64_t prefetch_kbytes);
 
   // Starts restoring `task` (which must stay alive until finished or cancelled). Asks the
   // broker for the changelog's and the repartition topic's offsets first (at most 2 s

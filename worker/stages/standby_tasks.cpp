@@ -15,8 +15,11 @@ StandbyTasks::StandbyTasks(const WorkerConfig& config, std::string changelog_top
     : config_(config),
       topic_(std::move(changelog_topic)),
       consumer_(kafka::make_client(
-          RD_KAFKA_CONSUMER, kafka::make_conf(config.kafka, changelog_reader_properties(
-                                                                config.topics.restore_group())))) {}
+          RD_KAFKA_CONSUMER,
+          kafka::make_conf(
+              config.kafka,
+              changelog_reader_properties(config.topics.restore_group(),
+                                          worker_memory(config).prefetch_kbytes_per_consumer)))) {}
 
 void StandbyTasks::follow(PartitionId partition) {
   if (copies_.contains(partition.value)) return;

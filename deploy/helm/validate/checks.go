@@ -184,6 +184,9 @@ func (c *checker) checkContainer(o object, ct corev1.Container) {
 			c.checkOption(o, ct.Name, command, option, "environment variable "+e.Name)
 			c.counts["AUDITOR_* variables"]++
 		}
+		if e.Name == "AUDITOR_MEMORY" {
+			c.checkMemoryLimit(o, ct, e.Value)
+		}
 	}
 	for i, arg := range ct.Args[1:] {
 		for _, ref := range varRef.FindAllStringSubmatch(arg, -1) {
@@ -212,6 +215,31 @@ func (c *checker) checkContainer(o object, ct corev1.Container) {
 			}
 		}
 	}
+}
+
+// auditor's sizes (--memory): a whole number of bytes or with KiB, MiB or GiB.
+var auditorSize = regexp.MustCompile(`^([0-9]+)(B|KiB|MiB|GiB)?$`)
+
+// The worker keeps its memory within --memory (AUDITOR_MEMORY, README "Sizing"); a
+// container limit below it gets the pod OOM-killed once its caches fill, long after it
+// started fine. A value auditor refuses is left to the start check (runcheck.go).
+func (c *checker) checkMemoryLimit(o object, ct corev1.Container, value string) {
+	m := auditorSize.FindStringSubmatch(value)
+	if m == nil {
+		return
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return
+	}
+	scale := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[2]]
+	limit := ct.Resources.Limits.Memory()
+	if limit.IsZero() {
+		c.fail(o, "container %s: AUDITOR_MEMORY %s but no memory limit", ct.Name, value)
+	} else if n > limit.Value()/scale {
+		c.fail(o, "container %s: AUDITOR_MEMORY %s is above the container's memory limit %s", ct.Name, value, limit.String())
+	}
+	c.counts["memory limits"]++
 }
 
 func (c *checker) checkOption(o object, container, command, option, where string) {

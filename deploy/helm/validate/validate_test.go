@@ -3,6 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func TestSplitDocumentsDropsCommentOnlyDocuments(t *testing.T) {
@@ -71,6 +74,32 @@ func TestConfigOrigin(t *testing.T) {
 	for option, want := range map[string]string{"grace": "AUDITOR_GRACE", "kafka": "command line", "windows": ""} {
 		if got := configOrigin(log, option); got != want {
 			t.Errorf("configOrigin(%s) = %q, want %q", option, got, want)
+		}
+	}
+}
+
+func TestMemoryLimitMustHoldAuditorsMemory(t *testing.T) {
+	for _, tc := range []struct {
+		value, limit string
+		fails        bool
+	}{
+		{"512MiB", "640Mi", false},
+		{"512MiB", "512Mi", false},
+		{"1GiB", "1Gi", false},
+		{"536870912", "512Mi", false},
+		{"512MiB", "500Mi", true},
+		{"1GiB", "1000Mi", true},
+		{"512MiB", "", true},
+		{"512MB", "1Mi", false}, // auditor refuses it at start (runcheck), not here
+	} {
+		ct := corev1.Container{Name: "worker"}
+		if tc.limit != "" {
+			ct.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(tc.limit)}
+		}
+		c := &checker{counts: map[string]int{}}
+		c.checkMemoryLimit(object{}, ct, tc.value)
+		if failed := len(c.errors) > 0; failed != tc.fails {
+			t.Errorf("AUDITOR_MEMORY %s, limit %q: failed %v (%v), want %v", tc.value, tc.limit, failed, c.errors, tc.fails)
 		}
 	}
 }

@@ -45,18 +45,32 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
-The worker's memory request and limit in MiB, from the budgets compiled into the binary
-(values.yaml worker.memoryBudgets explains each and the default figures):
-  request = rocksdb + producerQueue + consumers * consumerPrefetch + deferredDeadLetters
-            + pendingEntries * pendingEntryBytes / MiB + base  (integer MiB)
-  limit   = request * limitPercent / 100
+worker.memory (512Mi, 1Gi) in MiB; fails for any other form or below auditor's 128 MiB.
+*/}}
+{{- define "auditor.workerMemoryMiB" -}}
+{{- $m := toString .Values.worker.memory -}}
+{{- $mib := 0 -}}
+{{- if regexMatch "^[0-9]+Mi$" $m -}}
+{{- $mib = trimSuffix "Mi" $m | int -}}
+{{- else if regexMatch "^[0-9]+Gi$" $m -}}
+{{- $mib = mul (trimSuffix "Gi" $m | int) 1024 -}}
+{{- else -}}
+{{- fail (printf "worker.memory: %q is not written like 512Mi or 1Gi" $m) -}}
+{{- end -}}
+{{- if lt (int $mib) 128 -}}
+{{- fail (printf "worker.memory: %s is below auditor's minimum of 128Mi" $m) -}}
+{{- end -}}
+{{- $mib -}}
+{{- end -}}
+
+{{/*
+The worker's memory request and limit: the request is worker.memory (what auditor splits
+over its parts, --memory), the limit adds worker.memoryHeadroomPercent of it.
 Returns "<request>Mi <limit>Mi".
 */}}
 {{- define "auditor.workerMemory" -}}
-{{- $b := .Values.worker.memoryBudgets -}}
-{{- $pending := div (mul (int $b.pendingEntries) (int $b.pendingEntryBytes)) 1048576 -}}
-{{- $request := add (int $b.rocksdbMiB) (int $b.producerQueueMiB) (mul (int $b.consumers) (int $b.consumerPrefetchMiB)) (int $b.deferredDeadLettersMiB) $pending (int $b.baseMiB) -}}
-{{- $limit := div (mul $request (int $b.limitPercent)) 100 -}}
+{{- $request := include "auditor.workerMemoryMiB" . | int -}}
+{{- $limit := div (mul $request (add 100 (int .Values.worker.memoryHeadroomPercent))) 100 -}}
 {{- printf "%dMi %dMi" $request $limit -}}
 {{- end -}}
 
