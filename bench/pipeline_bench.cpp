@@ -58,14 +58,22 @@ Options parse_options(int argc, char** argv) {
     if (i + 1 >= argc) usage(name + " needs a value");
     const std::string value = argv[i + 1];
     try {
-      if (name == "--ticks") o.ticks = std::stoll(value);
-      else if (name == "--keys") o.keys = std::stoll(value);
-      else if (name == "--skew") o.skew = std::stod(value);
-      else if (name == "--partitions") o.partitions = std::stoi(value);
-      else if (name == "--commit-ticks") o.commit_ticks = std::stoll(value);
-      else if (name == "--span-minutes") o.span_minutes = std::stoll(value);
-      else if (name == "--state-dir") o.state_dir = value;
-      else usage("unknown option " + name);
+      if (name == "--ticks")
+        o.ticks = std::stoll(value);
+      else if (name == "--keys")
+        o.keys = std::stoll(value);
+      else if (name == "--skew")
+        o.skew = std::stod(value);
+      else if (name == "--partitions")
+        o.partitions = std::stoi(value);
+      else if (name == "--commit-ticks")
+        o.commit_ticks = std::stoll(value);
+      else if (name == "--span-minutes")
+        o.span_minutes = std::stoll(value);
+      else if (name == "--state-dir")
+        o.state_dir = value;
+      else
+        usage("unknown option " + name);
     } catch (const std::exception&) {
       usage(name + ": not a number: " + value);
     }
@@ -90,8 +98,8 @@ std::vector<std::string> make_ticks(const Options& o) {
     const std::int64_t t = start_ms + span_ms * i / o.ticks;
     ticks.push_back(R"({"process_name":"process-)" + std::to_string(k / 10) +
                     R"(","process_activity":"activity-)" + std::to_string(k % 10) +
-                    R"(","count":)" + std::to_string(1 + (i % 9)) +
-                    R"(,"timestamp":)" + std::to_string(t) + "}");
+                    R"(","count":)" + std::to_string(1 + (i % 9)) + R"(,"timestamp":)" +
+                    std::to_string(t) + "}");
   }
   return ticks;
 }
@@ -147,9 +155,8 @@ int main(int argc, char** argv) {
   for (std::int32_t p = 0; p < o.partitions; ++p) {
     Task& task = tasks[static_cast<std::size_t>(p)];
     task.store = state::TaskStore::open(o.state_dir / std::to_string(p));
-    task.aggregator = std::make_unique<WindowAggregator>(windows, grace, DurationMs{86'400'000},
-                                                         EmitMode::kUpdates, o.partitions,
-                                                         TaskProgress{});
+    task.aggregator = std::make_unique<WindowAggregator>(
+        windows, grace, DurationMs{86'400'000}, EmitMode::kUpdates, o.partitions, TaskProgress{});
   }
   TickParser parser;
   PreAggregator pre_aggregator(windows.windows().front().size);
@@ -179,18 +186,17 @@ int main(int argc, char** argv) {
           encode_repartition_value(pa.event_time, pa.count, pa.ticks, pa.late_mask, windows);
       const RepartitionMessage message = decode_repartition_message(key, value, windows);
       Task& task = tasks[static_cast<std::size_t>(partition_for(key, o.partitions).value)];
-      (void)task.aggregator->add(message.delta.process_name, message.delta.process_activity,
-                                 message.delta.event_time,
-                                 WindowCounts{message.delta.count, message.delta.ticks},
-                                 message.delta.late_mask);
+      (void)task.aggregator->add(
+          message.delta.process_name, message.delta.process_activity, message.delta.event_time,
+          WindowCounts{message.delta.count, message.delta.ticks}, message.delta.late_mask);
       ++task.next_input;
       ++totals.repartition_records;
     }
     for (Task& task : tasks) {
       for (std::int32_t p = 0; p < o.partitions; ++p) {
         task.aggregator->observe_watermark(
-            PartitionId{p}, PartitionWatermark{EventTime{partition_time[static_cast<std::size_t>(p)]},
-                                               false});
+            PartitionId{p},
+            PartitionWatermark{EventTime{partition_time[static_cast<std::size_t>(p)]}, false});
       }
     }
     commit_tasks(tasks, formatter, totals);
@@ -204,9 +210,9 @@ int main(int argc, char** argv) {
     }
   }
   std::filesystem::remove_all(o.state_dir);
-  std::cout << "RESULT ticks=" << ticks.size() << " repartition_records="
-            << totals.repartition_records << " rollups=" << totals.rollups
-            << " changelog_records=" << totals.changelog_records
+  std::cout << "RESULT ticks=" << ticks.size()
+            << " repartition_records=" << totals.repartition_records
+            << " rollups=" << totals.rollups << " changelog_records=" << totals.changelog_records
             << " output_bytes=" << totals.output_bytes << " seconds=" << seconds
             << " ticks_per_s=" << static_cast<double>(ticks.size()) / seconds << "\n";
   return 0;

@@ -35,7 +35,11 @@
 #   --latency-rate R [50000] --latency-duration D [60s] --latency-warmup D [20s]:
 #                            latency mode produces R ticks/s (event time = now, grace
 #                            --latency-grace [30s]) and measures p50/p99/max from a probe
-#                            tick's produce to its rollup being readable (read_committed)
+#                            tick's produce to its rollup being readable (read_committed),
+#                            every contender at --latency-commit-interval [100ms] (Kafka
+#                            Streams' exactly-once default; throughput runs use 1s)
+#   --memory M [512MiB]      auditor's --memory; each auditor run's peak RSS is checked
+#                            against it (+ 10%: allocator and kernel slack, stated in bench/README)
 #   --profile                perf-record auditor in the last round (flat profile into results)
 #   --build-dir DIR [build-bench]   --no-build (use the binaries in --build-dir as they are)
 #   --results-name NAME [<date>, or <date>-quick]   --no-results
@@ -88,6 +92,9 @@ latency_rate=50000
 latency_duration=60s
 latency_warmup=20s
 latency_grace=30s
+latency_commit_interval=100ms
+commit_interval=1s  # what start_replica passes; run_latency switches it
+memory=512MiB
 
 say() { echo "run.sh: $*" >&2; }
 die() { echo "run.sh: error: $*" >&2; exit 1; }
@@ -114,6 +121,8 @@ while (($#)); do
         --latency-duration) latency_duration=$2; shift 2 ;;
         --latency-warmup) latency_warmup=$2; shift 2 ;;
         --latency-grace) latency_grace=$2; shift 2 ;;
+        --latency-commit-interval) latency_commit_interval=$2; shift 2 ;;
+        --memory) memory=$2; shift 2 ;;
         --build-dir) build_dir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift 2 ;;
         --no-build) build=0; shift ;;
         --results-name) results_name=$2; shift 2 ;;
@@ -357,6 +366,16 @@ nth_csv() {
     local v=${items[$1 - 1]:-}
     [[ -n $v ]] && echo "$v" || echo null
 }
+# `memory_kib 512MiB`: a --memory size in KiB (B, KiB, MiB, GiB).
+memory_kib() {
+    [[ $1 =~ ^([0-9]+)(B|KiB|MiB|GiB)$ ]] || die "--memory: a size such as 512MiB"
+    case ${BASH_REMATCH[2]} in
+        B) echo $((BASH_REMATCH[1] / 1024)) ;;
+        KiB) echo "${BASH_REMATCH[1]}" ;;
+        MiB) echo $((BASH_REMATCH[1] * 1024)) ;;
+        GiB) echo $((BASH_REMATCH[1] * 1048576)) ;;
+    esac
+}
 # `sum_values A B`: A + B where null counts as nothing (null + null = null).
 sum_values() {
     if [[ $1 == null ]]; then echo "$2"; elif [[ $2 == null ]]; then echo "$1"; else
@@ -392,8 +411,8 @@ start_replica() {
         auditor*)
             "$auditor_bin" worker --bootstrap-servers "$bootstrap" --application-id "$app" \
                 --input-topic "$in_topic" --output-topic "$out_topic" --dlq-topic "$app-dlq" \
-                --state-dir "$work/$tag-state" --http-port 0 --grace "$replica_grace" \
-                --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
+                --state-dir "$work/$tag-state" --http-port 0 --grace "$replica_grace" --memory "$memory" \
+                --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions" \
                 >"$work/$tag.log" 2>&1 &
             ;;
         kstreams*)
@@ -402,7 +421,7 @@ start_replica() {
                 --bootstrap-servers "$bootstrap" --application-id "$app" \
                 --input-topic "$in_topic" --output-topic "$out_topic" \
                 --state-dir "$work/$tag-state" --grace "$replica_grace" \
-                --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
+                --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions" \
                 >"$work/$tag.log" 2>&1 &
             ;;
         # --- flink ---
@@ -412,7 +431,7 @@ start_replica() {
                 --bootstrap-servers "$bootstrap" --application-id "$app" \
                 --input-topic "$in_topic" --output-topic "$out_topic" \
                 --state-dir "$work/$tag-state" --grace "$replica_grace" \
-                --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
+                --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions" \
                 ${flink_parallelism:+--parallelism "$flink_parallelism"} \
                 >"$work/$tag.log" 2>&1 &
             ;;
@@ -422,7 +441,7 @@ start_replica() {
                 --bootstrap-servers "$bootstrap" --application-id "$app" \
                 --input-topic "$in_topic" --output-topic "$out_topic" \
                 --state-dir "$work/$tag-state" --grace "$replica_grace" \
-                --commit-interval 1s --guarantee "$g" --partitions "$partitions" \
+                --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions" \
                 >"$work/$tag.log" 2>&1 &
             ;;
     esac
@@ -569,6 +588,22 @@ run_streams_app() {
     local commit_note=
     [[ $commit_s != null ]] && commit_note=" ($commits commits took $commit_s s)"
     say "$full r$round: $(field wall_s "$r") s, $(field cpu_s "$r") CPU s, $(field rss_kb "$r") KiB peak RSS, rollups $check$commit_note"
+    if [[ $name == auditor* ]]; then
+        # Each replica's peak RSS against its --memory, with 10% for what no budget sees
+        # (allocator slack, kernel page tables). Over it fails the run like a wrong count.
+        local allowed_kb rss_each over=0
+        allowed_kb=$(( $(memory_kib "$memory") * 11 / 10 ))
+        for ((i = 1; i <= n; i++)); do
+            rss_each=$(nth_csv "$i" "$(field rss_kb_each "$r")")
+            if [[ $rss_each != null ]] && ((rss_each > allowed_kb)); then over=1; fi
+        done
+        if ((over)); then
+            say "$full r$round: peak RSS over --memory $memory + 10% ($allowed_kb KiB)"
+            mismatches=$((mismatches + 1))
+        else
+            say "$full r$round: peak RSS within --memory $memory + 10% ($allowed_kb KiB)"
+        fi
+    fi
     if ((n > 1)); then
         say "$full r$round: CPU s per replica: $cpu_each"
     fi
@@ -590,7 +625,9 @@ run_latency() {
     [[ $name == auditor* ]] && groups_used+=("$app-aggregate")
     # Kafka Streams stops with an error when its input topic is missing: create it first.
     "$tool" create --bootstrap-servers "$bootstrap" --topic "$lat_input" --partitions "$partitions"
+    commit_interval=$latency_commit_interval
     start_replica "$name" "$lat_input" 1 "latency-$name" "$app" "$app-rollups" "$latency_grace"
+    commit_interval=1s
     if ! "$tool" latency --bootstrap-servers "$bootstrap" --input "$lat_input" --output "$app-rollups" \
         --rate "$latency_rate" --duration "$latency_duration" --warmup "$latency_warmup" \
         --keys "$keys" --skew "$skew" --partitions "$partitions" >"$out"; then
@@ -694,7 +731,7 @@ else
     say "done in $(( $(date +%s) - started_epoch )) s (--no-results: nothing written)"
 fi
 if ((mismatches > 0)); then
-    die "$mismatches run(s) did not produce the expected rollups (work dir kept: $work)"
+    die "$mismatches run(s) did not produce the expected rollups or went over --memory (work dir kept: $work)"
 fi
 ((mode_throughput)) &&
     say "rollups check: every run of auditor and Kafka Streams equals the expected $expected_windows windows"

@@ -22,7 +22,6 @@ namespace auditor::state {
 
 inline constexpr std::string_view kProgressKey = "m:progress";
 
-
 // The records of one commit, in order: puts, deletes, then the progress record.
 [[nodiscard]] std::vector<ChangelogRecord> changelog_records(const CommitResult& commit);
 

@@ -238,7 +238,8 @@ std::unique_ptr<TaskStore> TaskStore::open(const std::filesystem::path& dir,
     close_abandoned(db);
     throw_open_error("cannot read checkpoint of " + describe(dir), read);
   }
-  return std::unique_ptr<TaskStore>(new TaskStore(std::move(db), std::move(checkpoint), window_cache_bytes));
+  return std::unique_ptr<TaskStore>(
+      new TaskStore(std::move(db), std::move(checkpoint), window_cache_bytes));
 }
 
 TaskStore::TaskStore(std::unique_ptr<rocksdb::DB> db, TaskCheckpoint checkpoint,
@@ -385,7 +386,8 @@ rocksdb::Status TaskStore::apply(const CommitResult& commit,
   rocksdb::WriteBatch batch;
   for (std::size_t i = 0; i < windows; ++i) {
     const ChangelogRecord& record = changelog[i];
-    rocksdb::Status s = record.value ? batch.Put(record.key, *record.value) : batch.Delete(record.key);
+    rocksdb::Status s =
+        record.value ? batch.Put(record.key, *record.value) : batch.Delete(record.key);
     if (!s.ok()) return s;
   }
   if (rocksdb::Status s = add_checkpoint(batch, checkpoint); !s.ok()) return s;

@@ -126,7 +126,8 @@ std::chrono::milliseconds StageConsumer::coordinator_unreachable_for(
 std::size_t StageConsumer::poll_batch(std::span<kafka::MessagePtr> out) {
   // Raw pointers for librdkafka, owned right after; the scratch array is reused.
   scratch_.resize(out.size());
-  const ssize_t got = rd_kafka_consume_batch_queue(queue_.get(), 0, scratch_.data(), scratch_.size());
+  const ssize_t got =
+      rd_kafka_consume_batch_queue(queue_.get(), 0, scratch_.data(), scratch_.size());
   // -1 only for a queue that is not a consumer queue: a programming error, not data.
   if (got <= 0) return 0;
   const auto count = static_cast<std::size_t>(got);

@@ -108,7 +108,7 @@ class StageConsumer {
   WorkerStage stage_;
   Listener& listener_;
   kafka::HandlePtr handle_;
-  kafka::QueuePtr queue_;  // the consumer queue, while it wakes the loop
+  kafka::QueuePtr queue_;                     // the consumer queue, while it wakes the loop
   std::vector<rd_kafka_message_t*> scratch_;  // poll_batch()'s array for librdkafka
   bool subscribed_ = false;
   bool joined_ = false;
