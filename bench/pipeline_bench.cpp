@@ -127,14 +127,15 @@ void commit_tasks(std::vector<Task>& tasks, RollupFormatter& formatter, Totals& 
       totals.output_bytes += formatter.key().size() + formatter.value().size();
     }
     totals.rollups += result.rollups.size();
-    for (const auto& record : state::changelog_records(result)) {
+    const std::vector<state::ChangelogRecord> changelog = state::changelog_records(result);
+    for (const auto& record : changelog) {
       totals.output_bytes += record.key.size() + (record.value ? record.value->size() : 0);
       ++totals.changelog_records;
     }
     state::TaskCheckpoint checkpoint = task.store->checkpoint();
     checkpoint.input_offset = Offset{task.next_input};
     checkpoint.progress = result.progress;
-    if (const auto status = task.store->apply(result, checkpoint); !status.ok()) {
+    if (const auto status = task.store->apply(result, changelog, checkpoint); !status.ok()) {
       std::cerr << "auditor_bench_pipeline: store write failed: " << status.ToString() << "\n";
       std::exit(1);
     }
