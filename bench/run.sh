@@ -197,32 +197,23 @@ raw_bin=$build_dir/bench/auditor_bench_raw_consumer
 for b in "$auditor_bin" "$tool" "$raw_bin"; do
     [[ -x $b ]] || die "$b is missing: build first (drop --no-build, or pass --build-dir)"
 done
-if [[ " ${lineup[*]} " == *" kstreams"* ]]; then
-    # Rebuilt only when a source or the pom is newer than the compiled classes.
-    if [[ ! -f $ks_dir/target/classes/Main.class || ! -d $ks_dir/target/lib ]] ||
-        [[ -n $(find "$ks_dir/pom.xml" "$ks_dir/src" -newer "$ks_dir/target/classes/Main.class" -type f) ]]; then
-        command -v mvn >/dev/null || die "mvn is needed to build the Kafka Streams app (apt-get install maven)"
-        say "building the Kafka Streams reference app (Maven)"
+# `build_java_app DIR WHAT`: builds the Maven project in DIR (the Kafka Streams app, the
+# Flink job) when a source or the pom is newer than its compiled classes.
+build_java_app() {
+    local dir=$1 what=$2
+    if [[ ! -f $dir/target/classes/Main.class || ! -d $dir/target/lib ]] ||
+        [[ -n $(find "$dir/pom.xml" "$dir/src" -newer "$dir/target/classes/Main.class" -type f) ]]; then
+        command -v mvn >/dev/null || die "mvn is needed to build $what (apt-get install maven)"
+        say "building $what (Maven)"
         # Debian's Maven prints ANSI codes even in batch mode; strip them.
-        (cd "$ks_dir" && mvn -q -B package 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g') ||
-            die "Maven build of bench/kstreams failed"
+        (cd "$dir" && mvn -q -B package 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g') ||
+            die "Maven build of ${dir#"$root"/} failed"
     fi
-    command -v java >/dev/null || die "java (17+) is needed for the Kafka Streams app"
-fi
-# --- flink ---
+    command -v java >/dev/null || die "java (17+) is needed for $what"
+}
 flink_dir=$bench_dir/flink
-if [[ " ${lineup[*]} " == *" flink"* ]]; then
-    # Rebuilt only when a source or the pom is newer than the compiled classes.
-    if [[ ! -f $flink_dir/target/classes/Main.class || ! -d $flink_dir/target/lib ]] ||
-        [[ -n $(find "$flink_dir/pom.xml" "$flink_dir/src" -newer "$flink_dir/target/classes/Main.class" -type f) ]]; then
-        command -v mvn >/dev/null || die "mvn is needed to build the Flink job (apt-get install maven)"
-        say "building the Flink job (Maven)"
-        (cd "$flink_dir" && mvn -q -B package 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g') ||
-            die "Maven build of bench/flink failed"
-    fi
-    command -v java >/dev/null || die "java (17+) is needed for the Flink job"
-fi
-# --- end flink ---
+if [[ " ${lineup[*]} " == *" kstreams"* ]]; then build_java_app "$ks_dir" "the Kafka Streams reference app"; fi
+if [[ " ${lineup[*]} " == *" flink"* ]]; then build_java_app "$flink_dir" "the Flink job"; fi
 
 # --- quix: the Quix Streams app (bench/quix) runs in a venv made on first use -----------
 quix_dir=$bench_dir/quix
