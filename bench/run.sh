@@ -198,11 +198,13 @@ for b in "$auditor_bin" "$tool" "$raw_bin"; do
     [[ -x $b ]] || die "$b is missing: build first (drop --no-build, or pass --build-dir)"
 done
 # `build_java_app DIR WHAT`: builds the Maven project in DIR (the Kafka Streams app, the
-# Flink job) when a source or the pom is newer than its compiled classes.
+# Flink job) when a source, the shared parser (java-common) or the pom is newer than its
+# compiled classes.
 build_java_app() {
     local dir=$1 what=$2
     if [[ ! -f $dir/target/classes/Main.class || ! -d $dir/target/lib ]] ||
-        [[ -n $(find "$dir/pom.xml" "$dir/src" -newer "$dir/target/classes/Main.class" -type f) ]]; then
+        [[ -n $(find "$dir/pom.xml" "$dir/src" "$bench_dir/java-common/src" \
+            -newer "$dir/target/classes/Main.class" -type f) ]]; then
         command -v mvn >/dev/null || die "mvn is needed to build $what (apt-get install maven)"
         say "building $what (Maven)"
         # Debian's Maven prints ANSI codes even in batch mode; strip them.
@@ -398,42 +400,29 @@ start_replica() {
     local name=$1 in_topic=$2 replica=$3 tag=$4 app=$5 out_topic=$6 replica_grace=$7
     local g=exactly-once
     [[ $name == *-alos ]] && g=at-least-once
+    # Every contender takes the same command line (bench/kstreams' mirrors auditor's).
+    local common_args=(--bootstrap-servers "$bootstrap" --application-id "$app"
+        --input-topic "$in_topic" --output-topic "$out_topic"
+        --state-dir "$work/$tag-state" --grace "$replica_grace"
+        --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions")
     case $name in
         auditor*)
-            "$auditor_bin" worker --bootstrap-servers "$bootstrap" --application-id "$app" \
-                --input-topic "$in_topic" --output-topic "$out_topic" --dlq-topic "$app-dlq" \
-                --state-dir "$work/$tag-state" --http-port 0 --grace "$replica_grace" --memory "$memory" \
-                --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions" \
-                >"$work/$tag.log" 2>&1 &
+            "$auditor_bin" worker "${common_args[@]}" --dlq-topic "$app-dlq" --http-port 0 \
+                --memory "$memory" >"$work/$tag.log" 2>&1 &
             ;;
         kstreams*)
             # shellcheck disable=SC2086  # the JVM options are words on purpose
             java $ks_java_opts -cp "$ks_dir/target/classes:$ks_dir/target/lib/*" Main \
-                --bootstrap-servers "$bootstrap" --application-id "$app" \
-                --input-topic "$in_topic" --output-topic "$out_topic" \
-                --state-dir "$work/$tag-state" --grace "$replica_grace" \
-                --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions" \
-                >"$work/$tag.log" 2>&1 &
+                "${common_args[@]}" >"$work/$tag.log" 2>&1 &
             ;;
-        # --- flink ---
         flink*)
             # shellcheck disable=SC2086  # the JVM options are words on purpose
             java $flink_java_opts -cp "$flink_dir/target/classes:$flink_dir/target/lib/*" Main \
-                --bootstrap-servers "$bootstrap" --application-id "$app" \
-                --input-topic "$in_topic" --output-topic "$out_topic" \
-                --state-dir "$work/$tag-state" --grace "$replica_grace" \
-                --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions" \
-                ${flink_parallelism:+--parallelism "$flink_parallelism"} \
+                "${common_args[@]}" ${flink_parallelism:+--parallelism "$flink_parallelism"} \
                 >"$work/$tag.log" 2>&1 &
             ;;
-        # --- end flink ---
         quix*)
-            "$quix_python" "$quix_dir/main.py" \
-                --bootstrap-servers "$bootstrap" --application-id "$app" \
-                --input-topic "$in_topic" --output-topic "$out_topic" \
-                --state-dir "$work/$tag-state" --grace "$replica_grace" \
-                --commit-interval "$commit_interval" --guarantee "$g" --partitions "$partitions" \
-                >"$work/$tag.log" 2>&1 &
+            "$quix_python" "$quix_dir/main.py" "${common_args[@]}" >"$work/$tag.log" 2>&1 &
             ;;
     esac
     started_pid=$!

@@ -382,7 +382,11 @@ rocksdb::Status TaskStore::apply(const CommitResult& commit,
   if (changelog.size() != windows + 1) {
     return rocksdb::Status::InvalidArgument("changelog records do not match the commit");
   }
-  for (const auto& [key, counts] : commit.puts) cache_.before_write(key.size);
+  // Puts come sorted by window size: tell the cache once per size.
+  for (std::size_t i = 0; i < commit.puts.size(); ++i) {
+    const DurationMs size = commit.puts[i].first.size;
+    if (i == 0 || commit.puts[i - 1].first.size != size) cache_.before_write(size);
+  }
   rocksdb::WriteBatch batch;
   for (std::size_t i = 0; i < windows; ++i) {
     const ChangelogRecord& record = changelog[i];
