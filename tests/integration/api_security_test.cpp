@@ -283,6 +283,9 @@ TEST_F(ApiSecurity, OversizedBodiesAre413AndProduceNothing) {
       "application/json");
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 413);
+  // The rest of that body is left unread, so the connection closes; the answer must say
+  // so, or the client writes its next request into the closing socket and gets no answer.
+  EXPECT_EQ(res->get_header_value("Connection"), "close");
   // A single tick is held to 64 KiB as before.
   res = client.Post("/tick", json{{"process_name", std::string(70000, 'n')}}.dump(),
                     "application/json");

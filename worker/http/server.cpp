@@ -77,13 +77,8 @@ void reply_detail(httplib::Response& res, int status, const std::string& detail)
 
 // A request refused before its body was read: the connection closes after the answer (the
 // body would otherwise be read as the next request), lingering so the client sees it.
-void refuse_unread(const httplib::Request& req, httplib::Response& res) {
-  if (!has_body(req)) return;
-  res.set_header("Connection", "close");
-  if (auto* connection = current_connection()) {
-    connection->close_after_response = true;
-    connection->body_unread = true;
-  }
+void refuse_unread(const httplib::Request& req) {
+  if (has_body(req)) close_connection_after_response();
 }
 
 // What is checked once a request's head is in, before its body is read and before any
@@ -106,7 +101,7 @@ class Gate {
             res, 401,
             authorization.empty() ? "Not authenticated" : "Invalid authentication credentials");
         res.set_header("WWW-Authenticate", "Bearer");
-        refuse_unread(req, res);
+        refuse_unread(req);
         return true;
       }
     }
@@ -117,7 +112,7 @@ class Gate {
       std::string allow;
       for (const auto& method : it->second) allow += (allow.empty() ? "" : ", ") + method;
       res.set_header("Allow", allow);
-      refuse_unread(req, res);
+      refuse_unread(req);
       return true;
     }
     if (req.has_header("Content-Length")) {
@@ -128,7 +123,7 @@ class Gate {
       if (error == std::errc::result_out_of_range ||
           (error == std::errc() && end == text.data() + text.size() && length > max_body_)) {
         reply_detail(res, 413, "request body over " + std::to_string(max_body_) + " bytes");
-        refuse_unread(req, res);
+        refuse_unread(req);
         return true;
       }
     }
@@ -191,12 +186,21 @@ Server::Server(std::string name, const Options& options)
   // route (404), an over-long URI (414). What it left unread would be parsed as the next
   // request on the connection (schemathesis saw every later request on it answered 400 or
   // 414): such an answer ends the connection. Ours always have a body.
+  // A connection closed after this answer says so ("Connection: close"). Otherwise the
+  // client keeps it for its next request and may write that one into the closing socket
+  // before our FIN arrives: a request lost with no answer (seen after a 413 to a chunked
+  // body cut off at the limit).
+  server_->set_post_routing_handler([](const httplib::Request& /*req*/, httplib::Response& res) {
+    const auto* connection = current_connection();
+    if (connection != nullptr && connection->close_after_response &&
+        res.get_header_value("Connection") != "close") {
+      res.headers.erase("Keep-Alive");
+      res.set_header("Connection", "close");
+    }
+  });
   server_->set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request& /*req*/, httplib::Response& res) {
-        if (res.body.empty()) {
-          res.set_header("Connection", "close");
-          close_connection_after_response();
-        }
+        if (res.body.empty()) close_connection_after_response();
         return httplib::Server::HandlerResponse::Unhandled;
       }));
   server_->set_exception_handler(

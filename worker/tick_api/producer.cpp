@@ -164,6 +164,17 @@ SendResult TransactionalProducer::fail(const kafka::Error& error) {
   return result;
 }
 
+void TransactionalProducer::abort_within(Clock::time_point deadline) {
+  // The answer is due at the deadline, the abort included (README: 503 within
+  // --produce-timeout). An abort that does not finish in what is left (the broker is away)
+  // is not waited for: a new producer fences this one, and the coordinator aborts the
+  // transaction then, or on its own at transaction.timeout.ms.
+  if (kafka::ErrorPtr(
+          rd_kafka_abort_transaction(handle_.get(), std::max(1, remaining_ms(deadline))))) {
+    reset();
+  }
+}
+
 SendResult TransactionalProducer::send(const std::vector<Record>& records) {
   const std::lock_guard lock(mutex_);
   const auto deadline = Clock::now() + timeout_;
@@ -185,9 +196,7 @@ SendResult TransactionalProducer::send(const std::vector<Record>& records) {
   }
   for (const auto& record : records) {
     if (const auto err = enqueue(rk, topic_, record, nullptr, deadline)) {
-      if (kafka::ErrorPtr(rd_kafka_abort_transaction(rk, remaining_ms(deadline) + 1000))) {
-        reset();  // the abort failed: a new producer fences this one's transaction
-      }
+      abort_within(deadline);
       return {SendOutcome::kNotWritten, "produce: " + kafka::error_text(err)};
     }
   }
@@ -197,7 +206,7 @@ SendResult TransactionalProducer::send(const std::vector<Record>& records) {
   if (rd_kafka_error_txn_requires_abort(error.get())) {
     // Some record failed, so the transaction cannot commit: abort it (or, when the abort
     // fails, let the next producer's fencing abort it). None of the batch becomes visible.
-    if (kafka::ErrorPtr(rd_kafka_abort_transaction(rk, 2000))) reset();
+    abort_within(deadline);
     return {SendOutcome::kNotWritten, text};
   }
   // Fatal, or the commit timed out with its outcome unknown (the broker went away between

@@ -86,6 +86,8 @@ class TransactionalProducer {
 
  private:
   void reset();  // a fresh producer, after a fatal error or an unknown outcome
+  // Aborts the open transaction by `deadline`, or replaces the producer when it cannot.
+  void abort_within(std::chrono::steady_clock::time_point deadline);
   // A failed transactional call: a fatal error replaces the producer.
   [[nodiscard]] SendResult fail(const kafka::Error& error);
 
