@@ -181,11 +181,6 @@ Server::Server(std::string name, const Options& options)
       [gate](const httplib::Request& req, httplib::Response& res) {
         return gate->refuses(req, res) ? res.status : 100;
       });
-  // cpp-httplib answers some requests itself, without a body and without reading theirs: a
-  // method it does not know (QUERY: 400, its headers unread too), a path without a
-  // route (404), an over-long URI (414). What it left unread would be parsed as the next
-  // request on the connection (schemathesis saw every later request on it answered 400 or
-  // 414): such an answer ends the connection. Ours always have a body.
   // A connection closed after this answer says so ("Connection: close"). Otherwise the
   // client keeps it for its next request and may write that one into the closing socket
   // before our FIN arrives: a request lost with no answer (seen after a 413 to a chunked
@@ -198,6 +193,11 @@ Server::Server(std::string name, const Options& options)
       res.set_header("Connection", "close");
     }
   });
+  // cpp-httplib answers some requests itself, without a body and without reading theirs: a
+  // method it does not know (QUERY: 400, its headers unread too), a path without a
+  // route (404), an over-long URI (414). What it left unread would be parsed as the next
+  // request on the connection (schemathesis saw every later request on it answered 400 or
+  // 414): such an answer ends the connection. Ours always have a body.
   server_->set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request& /*req*/, httplib::Response& res) {
         if (res.body.empty()) close_connection_after_response();
