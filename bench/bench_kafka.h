@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_args.h"
+
 namespace bench {
 
 struct HandleDeleter {
@@ -43,11 +45,6 @@ using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
 using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
 
 using Properties = std::vector<std::pair<std::string, std::string>>;
-
-[[noreturn]] inline void fail(const std::string& message) {
-  std::cerr << "bench: error: " << message << "\n";
-  std::exit(1);
-}
 
 // `customize` may register callbacks on the configuration before the client exists.
 inline HandlePtr make_handle(rd_kafka_type_t type, const std::string& bootstrap,

@@ -41,6 +41,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/bench_kafka.h"
 #include "topology/duration.h"
 #include "topology/event_time.h"
@@ -50,69 +51,9 @@
 
 namespace {
 
+using bench::Args;
 using bench::fail;
 using Clock = std::chrono::steady_clock;
-
-// --name value pairs; flags without a value are not used by any subcommand.
-class Args {
- public:
-  Args(int argc, char** argv, int first) {
-    for (int i = first; i < argc; ++i) {
-      std::string key = argv[i];
-      if (key.rfind("--", 0) != 0) fail("unexpected argument " + key);
-      if (i + 1 >= argc) fail(key + " needs a value");
-      values_[key.substr(2)].push_back(argv[++i]);
-    }
-  }
-  std::string str(const std::string& k, std::optional<std::string> fallback = std::nullopt) const {
-    used_.insert(k);
-    const auto it = values_.find(k);
-    if (it != values_.end()) return it->second.back();
-    if (!fallback) fail("--" + k + " is required");
-    return *fallback;
-  }
-  std::vector<std::string> all(const std::string& k) const {
-    used_.insert(k);
-    const auto it = values_.find(k);
-    return it == values_.end() ? std::vector<std::string>{} : it->second;
-  }
-  std::int64_t integer(const std::string& k,
-                       std::optional<std::int64_t> fallback = std::nullopt) const {
-    const std::string s =
-        str(k, fallback ? std::optional(std::to_string(*fallback)) : std::nullopt);
-    try {
-      std::size_t pos = 0;
-      const auto v = std::stoll(s, &pos);
-      if (pos != s.size()) throw std::invalid_argument(s);
-      return v;
-    } catch (const std::exception&) {
-      fail("--" + k + ": not an integer: " + s);
-    }
-  }
-  double number(const std::string& k, double fallback) const {
-    const std::string s = str(k, std::to_string(fallback));
-    try {
-      return std::stod(s);
-    } catch (const std::exception&) {
-      fail("--" + k + ": not a number: " + s);
-    }
-  }
-  std::int64_t duration_ms(const std::string& k, const std::string& fallback) const {
-    const auto d = auditor::parse_duration(str(k, fallback));
-    if (!d) fail("--" + k + ": not a duration like 30s, 5m, 3h");
-    return d->value;
-  }
-  // Unknown options are mistakes (a typo would silently change a benchmark).
-  void check_all_used() const {
-    for (const auto& [k, v] : values_) {
-      if (!used_.contains(k)) fail("unknown option --" + k);
-    }
-  }
-
- private:
-  std::map<std::string, std::vector<std::string>> values_;
-  mutable std::set<std::string> used_;
-};
 
 std::string json_string(std::string_view s) {
   return nlohmann::json(std::string(s))
@@ -1130,9 +1071,8 @@ int cmd_report(const Args& a) {
   for (const auto& c : order) {
     if (!scale_mode || c == "raw") continue;
     const std::string base = one_replica(c);
-    const double vs_one = summary.contains(base)
-                              ? summary[c].per_cpu_s / summary[base].per_cpu_s
-                              : std::nan("");
+    const double vs_one =
+        summary.contains(base) ? summary[c].per_cpu_s / summary[base].per_cpu_s : std::nan("");
     // A gauge or CPU figure that is missing (an older worker, a failed scrape) is null.
     const auto count = [](const nlohmann::ordered_json& v) {
       return v.is_number() ? std::to_string(v.get<std::int64_t>()) : std::string("?");
@@ -1186,9 +1126,8 @@ int cmd_report(const Args& a) {
         if (hi_t - lo_t > 1) note += "tasks unbalanced; ";
         if (!note.empty()) note = "CHECK: " + note.substr(0, note.size() - 2);
       }
-      const std::string round = runs_of_c > 1
-                                    ? "round " + std::to_string(r.value("round", 0)) + ": "
-                                    : std::string();
+      const std::string round =
+          runs_of_c > 1 ? "round " + std::to_string(r.value("round", 0)) + ": " : std::string();
       // Kafka Streams has no such gauges: nothing to show.
       if (any_gauge)
         held += (held.empty() ? "" : "; ") + round + h + (note.empty() ? "" : " (" + note + ")");
@@ -1201,11 +1140,10 @@ int cmd_report(const Args& a) {
                 {"ticks_per_cpu_s", summary[c].per_cpu_s},
                 {"ticks_per_cpu_s_vs_1_replica", vs_one},
                 {"rounds", rounds_json}};
-    scale_lines.push_back("| " + c + " | " + std::to_string(replicas_of(c)) + " | " +
-                          fixed(summary[c].per_cpu_s, 0) + " | " +
-                          (std::isnan(vs_one) ? "-" : fixed(vs_one, 2) + "x") + " | " +
-                          (cpu_each.empty() ? "-" : cpu_each) + " | " +
-                          (held.empty() ? "-" : held) + " |");
+    scale_lines.push_back(
+        "| " + c + " | " + std::to_string(replicas_of(c)) + " | " + fixed(summary[c].per_cpu_s, 0) +
+        " | " + (std::isnan(vs_one) ? "-" : fixed(vs_one, 2) + "x") + " | " +
+        (cpu_each.empty() ? "-" : cpu_each) + " | " + (held.empty() ? "-" : held) + " |");
   }
 
   std::ostringstream md;
@@ -1289,12 +1227,9 @@ int cmd_report(const Args& a) {
     if (meta.contains("notes")) md_out << "\n" << meta.at("notes").get<std::string>() << "\n";
   }
 
-  nlohmann::ordered_json out = {{"meta", meta},
-                                {"summary", summary_json},
-                                {"ratios", ratios},
-                                {"scale", scale},
-                                {"runs", runs},
-                                {"latency", latency}};
+  nlohmann::ordered_json out = {{"meta", meta},     {"summary", summary_json},
+                                {"ratios", ratios}, {"scale", scale},
+                                {"runs", runs},     {"latency", latency}};
   std::ofstream json_out(out_json);
   json_out << out.dump(2) << "\n";
   if (!json_out.flush() || !md_out.flush()) fail("cannot write the results");

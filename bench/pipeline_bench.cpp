@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "state/changelog.h"
 #include "state/task_store.h"
 #include "topology/pre_aggregator.h"
@@ -44,43 +45,20 @@ struct Options {
   std::filesystem::path state_dir = std::filesystem::temp_directory_path() / "auditor-pipeline";
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::cerr << "auditor_bench_pipeline: " << why
-            << "\nusage: auditor_bench_pipeline [--ticks N] [--keys K] [--skew S] [--partitions P]"
-               " [--commit-ticks C] [--span-minutes M] [--state-dir DIR]\n";
-  std::exit(2);
-}
-
 Options parse_options(int argc, char** argv) {
+  const bench::Args a(argc, argv, 1);
   Options o;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string name = argv[i];
-    if (i + 1 >= argc) usage(name + " needs a value");
-    const std::string value = argv[i + 1];
-    try {
-      if (name == "--ticks")
-        o.ticks = std::stoll(value);
-      else if (name == "--keys")
-        o.keys = std::stoll(value);
-      else if (name == "--skew")
-        o.skew = std::stod(value);
-      else if (name == "--partitions")
-        o.partitions = std::stoi(value);
-      else if (name == "--commit-ticks")
-        o.commit_ticks = std::stoll(value);
-      else if (name == "--span-minutes")
-        o.span_minutes = std::stoll(value);
-      else if (name == "--state-dir")
-        o.state_dir = value;
-      else
-        usage("unknown option " + name);
-    } catch (const std::exception&) {
-      usage(name + ": not a number: " + value);
-    }
-  }
+  o.ticks = a.integer("ticks", o.ticks);
+  o.keys = a.integer("keys", o.keys);
+  o.skew = a.number("skew", o.skew);
+  o.partitions = static_cast<std::int32_t>(a.integer("partitions", o.partitions));
+  o.commit_ticks = a.integer("commit-ticks", o.commit_ticks);
+  o.span_minutes = a.integer("span-minutes", o.span_minutes);
+  o.state_dir = a.str("state-dir", o.state_dir.string());
+  a.check_all_used();
   if (o.ticks <= 0 || o.keys <= 0 || o.partitions <= 0 || o.commit_ticks <= 0 ||
       o.span_minutes <= 0) {
-    usage("every number must be positive");
+    bench::fail("auditor_bench_pipeline: every number must be positive");
   }
   return o;
 }

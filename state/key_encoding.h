@@ -37,7 +37,6 @@ inline constexpr std::string_view kCheckpointKey = "m:checkpoint";
 [[nodiscard]] std::string encode_counts(const WindowCounts& counts);
 [[nodiscard]] std::optional<WindowCounts> decode_counts(std::string_view bytes);
 
-// Everything a task records next to its windows, atomically with them.
 // One record of a task's changelog topic, as written to the store too: a window or the
 // progress record; no value is a tombstone.
 struct ChangelogRecord {
@@ -45,6 +44,7 @@ struct ChangelogRecord {
   std::optional<std::string> value;  // nullopt: tombstone
 };
 
+// Everything a task records next to its windows, atomically with them.
 struct TaskCheckpoint {
   // Next repartition offset to read: the input this store reflects.
   std::optional<Offset> input_offset;

@@ -8,9 +8,9 @@
 //   lookup(key) ─► kHit (counts) | kAbsent (not in the store) | kUnknown (read the store)
 //
 // Kept coherent by its owner (TaskStore): before_write() and then put()/erase() around
-// every durable write, forget_before() for windows it stops holding, clear() when the store changed
-// beneath it. Memory: at most `max_bytes` (an estimate per entry); past it the cache empties itself
-// and starts over, which costs reads, never correctness.
+// every durable write, forget_before() for windows it stops holding, clear() when the store
+// changed beneath it. Memory: at most `max_bytes` (an estimate per entry); past it the cache
+// empties itself and starts over, which costs reads, never correctness.
 //
 // Thread-safety: none; one thread at a time (the store's writer).
 #pragma once

@@ -74,8 +74,9 @@ void add_worker_options(po::options_description& options) {
       "warm them before taking tasks over, so a moved task resumes at once")(
       "memory", po::value<std::string>()->default_value("512MiB"),
       "the worker's memory (bytes, KiB, MiB or GiB; at least 128MiB), split over the RocksDB "
-      "block cache, the consumers' prefetch, the producer queue, the pending aggregates and "
-      "the deferred dead letters, with 64 MiB left for the rest (docs/architecture.md, "
+      "block cache, the consumers' prefetch, the producer queue, the pending aggregates, the "
+      "open-window cache and the deferred dead letters, with 64 MiB left for the rest "
+      "(docs/architecture.md, "
       "\"Memory\")");
 }
 
